@@ -1,0 +1,42 @@
+"""``panko-like-dbsync`` and ``panko-like-expirer``."""
+
+import sys
+
+from oslo_log import log
+
+from panko_like import service, storage
+
+LOG = log.getLogger(__name__)
+
+
+def _connect(argv):
+    conf = service.prepare_service(argv)
+    try:
+        return conf, storage.get_connection_from_config(conf)
+    except Exception as exc:  # a clear one-line error, not a traceback
+        sys.exit(f"cannot connect to the storage: {exc}")
+
+
+def dbsync(argv=None):
+    """Create or upgrade the storage schema."""
+    _conf, conn = _connect(sys.argv[1:] if argv is None else argv)
+    print(conn.upgrade())
+    conn.close()
+
+
+def expirer(argv=None):
+    """Delete the events older than [database] event_time_to_live."""
+    conf, conn = _connect(sys.argv[1:] if argv is None else argv)
+    ttl = conf.database.event_time_to_live
+    if ttl <= 0:
+        print("event_time_to_live is off (<= 0): nothing to expire")
+        return
+    batch = conf.database.events_delete_batch_size or (
+        storage.DEFAULT_DELETE_BATCH
+    )
+    total = 0
+    while deleted := conn.clear_expired_data(ttl, batch):
+        total += deleted
+        LOG.info("Expired %d events so far", total)
+    print(f"expired {total} events older than {ttl} seconds")
+    conn.close()

@@ -1,0 +1,13 @@
+"""Every option of the service, gathered for oslo-config-generator."""
+
+import itertools
+
+from panko_like import storage
+
+
+def list_opts():
+    """Return ``[(group, [opts])]`` for the sample config generator."""
+    return [
+        ("DEFAULT", list(itertools.chain(storage.DEFAULT_OPTS))),
+        ("database", list(storage.OPTS)),
+    ]

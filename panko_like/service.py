@@ -1,0 +1,39 @@
+"""Process set-up shared by every command and the API."""
+
+from oslo_config import cfg
+from oslo_log import log
+
+import panko_like
+from panko_like import opts
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every option of :func:`opts.list_opts` on ``conf``."""
+    for group, options in opts.list_opts():
+        conf.register_opts(
+            options, group=None if group == "DEFAULT" else group
+        )
+
+
+def prepare_service(argv=None, config_files=None, cli_opts=()):
+    """Build a fresh ConfigOpts from ``argv``, set up logging, return it.
+
+    Never touches the global ``cfg.CONF``, so tests and processes do not
+    leak configuration into each other.
+    """
+    conf = cfg.ConfigOpts()
+    log.register_options(conf)
+    log.set_defaults(
+        default_log_levels=log.get_default_log_levels() + ["alembic=WARN"]
+    )
+    register_opts(conf)
+    if cli_opts:
+        conf.register_cli_opts(cli_opts)
+    conf(
+        argv if argv is not None else [],
+        project="panko_like",
+        version=panko_like.__version__,
+        default_config_files=config_files,
+    )
+    log.setup(conf, "panko_like")
+    return conf

@@ -1,0 +1,285 @@
+"""Storage: driver loading, query filters and storage errors."""
+
+import dataclasses
+import datetime
+import os
+from typing import Any
+
+import tenacity
+from oslo_config import cfg
+from oslo_log import log
+from stevedore import driver as stevedore_driver
+from stevedore import extension
+
+from panko_like.storage import models
+
+LOG = log.getLogger(__name__)
+
+NAMESPACE = "panko_like.storage"
+
+OPTS = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="Storage URL: an SQLAlchemy URL (sqlite:///path, "
+        "postgresql+psycopg://user:pw@host/db, "
+        "mysql+pymysql://user:pw@host/db?charset=utf8mb4), a mongodb:// "
+        "URI or log://. When unset, an SQLite database in data_dir.",
+    ),
+    cfg.IntOpt(
+        "max_retries",
+        default=10,
+        min=-1,
+        help="How many times to try connecting to the storage at start "
+        "before giving up; -1 retries forever.",
+    ),
+    cfg.IntOpt(
+        "retry_interval",
+        default=10,
+        min=0,
+        help="Seconds to wait between connection attempts.",
+    ),
+    cfg.IntOpt(
+        "event_time_to_live",
+        default=-1,
+        min=-1,
+        help="Seconds events are kept before the expirer deletes them; "
+        "-1 (or 0) keeps them forever.",
+    ),
+    cfg.IntOpt(
+        "events_delete_batch_size",
+        default=0,
+        min=0,
+        help="How many expired events the expirer deletes per "
+        "transaction; 0 uses a default of 10000.",
+    ),
+    cfg.IntOpt(
+        "max_pool_size",
+        default=5,
+        min=1,
+        help="Connections kept open in the SQL connection pool.",
+    ),
+    cfg.IntOpt(
+        "max_overflow",
+        default=10,
+        min=0,
+        help="Connections allowed above max_pool_size under load.",
+    ),
+    cfg.IntOpt(
+        "pool_timeout",
+        default=30,
+        min=1,
+        help="Seconds to wait for a free pooled connection.",
+    ),
+    cfg.IntOpt(
+        "connection_recycle_time",
+        default=3600,
+        min=-1,
+        help="Seconds after which a pooled connection is replaced; "
+        "-1 never.",
+    ),
+]
+
+DEFAULT_OPTS = [
+    cfg.StrOpt(
+        "data_dir",
+        default=os.path.join("~", ".local", "share", "panko_like"),
+        help="Directory of the embedded SQLite database used when "
+        "[database] connection is unset.",
+    ),
+]
+
+DEFAULT_DELETE_BATCH = 10000
+
+
+class StorageError(Exception):
+    """Base of the storage errors."""
+
+
+class UnknownDriver(StorageError):
+    """No driver is installed for a URL scheme."""
+
+
+class InvalidMarker(StorageError):
+    """The pagination marker names no stored (visible) event."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage could not be reached within the configured retries."""
+
+
+#: The trait filter operators, as Panko named them.
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge")
+#: The value keys of a trait filter, one per trait type.
+FILTER_TYPES = ("string", "integer", "float", "datetime")
+SORT_KEYS = ("generated", "message_id")
+DEFAULT_SORT = (("generated", "asc"), ("message_id", "asc"))
+
+
+@dataclasses.dataclass
+class TraitFilter:
+    """``key op value`` on one trait; ``type`` is one of FILTER_TYPES."""
+
+    key: str
+    type: str
+    value: Any
+    op: str = "eq"
+
+    def __post_init__(self):
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown operator {self.op!r}")
+        if self.type not in FILTER_TYPES:
+            raise ValueError(f"unknown trait filter type {self.type!r}")
+        try:
+            self.value = models.convert_value(
+                models.TYPE_BY_NAME[self.type], self.value
+            )
+        except models.InvalidEvent as exc:
+            raise ValueError(exc.reason) from None
+        if self.value is None:
+            raise ValueError(f"trait filter on {self.key!r} has no value")
+
+    @property
+    def dtype(self) -> int:
+        return models.TYPE_BY_NAME[self.type]
+
+
+@dataclasses.dataclass
+class EventFilter:
+    """What ``get_events`` and ``delete_events`` select.
+
+    :param start_timestamp: earliest ``generated``, inclusive.
+    :param end_timestamp: latest ``generated``, inclusive.
+    :param event_type: exact event type name.
+    :param message_id: exact message id.
+    :param traits_filter: :class:`TraitFilter` items (or dicts
+        ``{key, op, <type>: value}`` as Panko took them), all of which
+        must hold.
+    :param admin_proj: only events with this ``project_id`` trait or
+        with no ``project_id`` trait at all.
+    """
+
+    start_timestamp: datetime.datetime | None = None
+    end_timestamp: datetime.datetime | None = None
+    event_type: str | None = None
+    message_id: str | None = None
+    traits_filter: list = dataclasses.field(default_factory=list)
+    admin_proj: str | None = None
+
+    def __post_init__(self):
+        self.traits_filter = [
+            _as_trait_filter(item) for item in self.traits_filter or []
+        ]
+
+
+def _as_trait_filter(item) -> TraitFilter:
+    if isinstance(item, TraitFilter):
+        return item
+    values = [(t, item[t]) for t in FILTER_TYPES if t in item]
+    if len(values) != 1:
+        raise ValueError(f"trait filter needs exactly one value: {item!r}")
+    (type_name, value), = values
+    return TraitFilter(item["key"], type_name, value, item.get("op", "eq"))
+
+
+@dataclasses.dataclass
+class Pagination:
+    """Paging of ``get_events``.
+
+    :param limit: at most this many events; None for all.
+    :param marker: message_id of the last event of the previous page.
+    :param sort: ``[(key, 'asc'|'desc')]`` over SORT_KEYS. The missing
+        keys of (generated, message_id) are appended ascending, so the
+        order is total and a marker never skips or repeats an event.
+    """
+
+    limit: int | None = None
+    marker: str | None = None
+    sort: list = dataclasses.field(
+        default_factory=lambda: list(DEFAULT_SORT)
+    )
+
+    def __post_init__(self):
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("limit must be a positive integer")
+        sort = []
+        for key, direction in self.sort or []:
+            if key not in SORT_KEYS:
+                raise ValueError(f"cannot sort on {key!r}")
+            if direction not in ("asc", "desc"):
+                raise ValueError(f"unknown sort direction {direction!r}")
+            if key not in (k for k, _ in sort):
+                sort.append((key, direction))
+        for key, direction in DEFAULT_SORT:
+            if key not in (k for k, _ in sort):
+                sort.append((key, direction))
+        self.sort = sort
+
+
+def installed_drivers() -> list[str]:
+    """The URL schemes an installed driver answers to."""
+    return sorted(extension.ExtensionManager(NAMESPACE).names())
+
+
+def scheme_of(url: str) -> str:
+    """``postgresql+psycopg://...`` -> ``postgresql``."""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        scheme, sep, _ = url.partition(":")
+    if not sep:
+        raise UnknownDriver(f"not a storage URL: {url!r}")
+    return scheme.split("+", 1)[0].lower()
+
+
+def get_connection(url: str, conf=None):
+    """Load the driver for ``url``'s scheme and connect."""
+    scheme = scheme_of(url)
+    try:
+        mgr = stevedore_driver.DriverManager(NAMESPACE, scheme)
+    except stevedore_driver.NoMatches:
+        raise UnknownDriver(
+            f"no storage driver for scheme {scheme!r}; installed: "
+            f"{', '.join(installed_drivers())}"
+        ) from None
+    return mgr.driver(url, conf)
+
+
+def default_url(conf) -> str:
+    """The embedded SQLite database in ``data_dir``."""
+    path = os.path.abspath(os.path.expanduser(conf.data_dir))
+    os.makedirs(path, exist_ok=True)
+    return "sqlite:///" + os.path.join(path, "panko_like.sqlite")
+
+
+def get_connection_from_config(conf):
+    """Connect to ``[database] connection``, retrying as configured."""
+    url = conf.database.connection or default_url(conf)
+    retries = conf.database.max_retries
+    stop = (
+        tenacity.stop_never
+        if retries < 0
+        else tenacity.stop_after_attempt(retries + 1)
+    )
+
+    @tenacity.retry(
+        wait=tenacity.wait_fixed(conf.database.retry_interval),
+        stop=stop,
+        retry=tenacity.retry_if_not_exception_type(
+            (UnknownDriver, ImportError, ValueError)
+        ),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    def _connect():
+        return get_connection(url, conf)
+
+    return _connect()
+
+
+def _log_retry(state):
+    LOG.warning(
+        "Storage not available (attempt %d): %s",
+        state.attempt_number,
+        state.outcome.exception(),
+    )
+

@@ -1,0 +1,148 @@
+"""The storage driver interface.
+
+Every driver subclasses :class:`Connection`, declares what it supports in
+``CAPABILITIES`` (merged onto the defaults here) and implements the
+methods below. A method a driver cannot serve raises
+:class:`panko_like.NotImplementedError`, which the API answers with 501.
+"""
+
+import abc
+import copy
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import panko_like
+from panko_like.storage import EventFilter, Pagination
+from panko_like.storage import models
+
+BASE_CAPABILITIES: dict[str, Any] = {
+    "events": {"query": {"simple": False}},
+}
+
+BASE_STORAGE_CAPABILITIES: dict[str, Any] = {
+    "storage": {"production_ready": False},
+}
+
+
+def merge_dicts(base: dict, update: dict) -> dict:
+    """Return a deep copy of ``base`` updated recursively by ``update``."""
+    result = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge_dicts(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def flatten(nested: dict, prefix: str = "") -> dict[str, Any]:
+    """``{'a': {'b': True}}`` -> ``{'a:b': True}``."""
+    flat = {}
+    for key, value in nested.items():
+        name = f"{prefix}:{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+class Connection(abc.ABC):
+    """Base class of every storage driver.
+
+    :param url: the connection URL, already selected by scheme.
+    :param conf: the service's ``oslo_config.cfg.ConfigOpts``.
+    """
+
+    CAPABILITIES: dict[str, Any] = {}
+    STORAGE_CAPABILITIES: dict[str, Any] = {}
+
+    def __init__(self, url: str, conf=None):
+        self.url = url
+        self.conf = conf
+
+    @classmethod
+    def get_capabilities(cls) -> dict[str, Any]:
+        """The API capabilities of this driver, nested."""
+        return merge_dicts(BASE_CAPABILITIES, cls.CAPABILITIES)
+
+    @classmethod
+    def get_storage_capabilities(cls) -> dict[str, Any]:
+        """The storage capabilities of this driver, nested."""
+        return merge_dicts(
+            BASE_STORAGE_CAPABILITIES, cls.STORAGE_CAPABILITIES
+        )
+
+    def _not_implemented(self, feature: str):
+        return panko_like.NotImplementedError(
+            f"{feature} is not implemented by the "
+            f"{type(self).__module__} driver"
+        )
+
+    def upgrade(self) -> str:
+        """Create or migrate the schema to the newest version.
+
+        Idempotent. Returns a one-line account of what was done.
+        """
+        raise self._not_implemented("upgrade")
+
+    def clear(self) -> None:
+        """Drop all data (and schema where that applies). For tests."""
+        raise self._not_implemented("clear")
+
+    def close(self) -> None:
+        """Release connections held by the driver. Safe to call twice."""
+
+    @abc.abstractmethod
+    def record_events(
+        self, events: Iterable[models.Event]
+    ) -> list[models.Rejected]:
+        """Store a batch of events, each one all-or-nothing.
+
+        A ``message_id`` that is already stored (or repeated within the
+        batch) is a duplicate: skipped and reported, never an error.
+
+        :returns: one :class:`models.Rejected` per event not stored,
+                  empty when every event was stored.
+        """
+
+    def get_events(
+        self,
+        event_filter: EventFilter,
+        pagination: Pagination | None = None,
+    ) -> Iterator[models.Event]:
+        """Yield the events matching ``event_filter``, in sort order.
+
+        :raises panko_like.storage.InvalidMarker: unknown marker.
+        """
+        raise self._not_implemented("get_events")
+
+    def get_event_types(self) -> list[str]:
+        """Return the stored event type names, sorted."""
+        raise self._not_implemented("get_event_types")
+
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        """Return ``{'name', 'data_type'}`` per trait seen on the type."""
+        raise self._not_implemented("get_trait_types")
+
+    def get_traits(
+        self, event_type: str, trait_name: str | None = None
+    ) -> list[models.Trait]:
+        """Return the trait instances of events of ``event_type``.
+
+        Only those named ``trait_name`` when it is given.
+        """
+        raise self._not_implemented("get_traits")
+
+    def clear_expired_data(self, ttl: int, max_count: int) -> int:
+        """Delete up to ``max_count`` events older than ``ttl`` seconds.
+
+        Also removes event types left without events.
+
+        :returns: how many events were deleted.
+        """
+        raise self._not_implemented("clear_expired_data")
+
+    def delete_events(self, event_filter: EventFilter) -> int:
+        """Delete what ``event_filter`` matches; return how many."""
+        raise self._not_implemented("delete_events")

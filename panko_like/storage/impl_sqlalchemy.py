@@ -1,0 +1,601 @@
+"""SQL storage driver: SQLite, PostgreSQL and MySQL/MariaDB.
+
+URLs are SQLAlchemy URLs::
+
+    sqlite:////var/lib/panko_like/events.sqlite
+    postgresql+psycopg://user:password@host:5432/panko
+    mysql+pymysql://user:password@host:3306/panko?charset=utf8mb4
+
+``postgresql://`` uses psycopg 3 and ``mysql://`` PyMySQL when no DBAPI
+is named. The schema is Panko's (see ``sqlalchemy/tables.py``) and is
+created or migrated by alembic in :meth:`Connection.upgrade`; databases
+created by Panko are adopted in place.
+
+Writes go in bulk: one transaction per batch, one statement per table,
+duplicates found with one query. Reads page through the result in
+chunks with keyset pagination, so a long answer streams in constant
+memory.
+"""
+
+import datetime
+import json
+import os
+
+import alembic.command
+import alembic.config
+import sqlalchemy as sa
+from oslo_log import log
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from panko_like import storage
+from panko_like.storage import base, models
+from panko_like.storage.sqlalchemy import tables as t
+
+LOG = log.getLogger(__name__)
+
+#: Events fetched per round trip while streaming query results.
+CHUNK_SIZE = 1000
+#: Values per ``IN (...)`` list, below every backend's parameter limit.
+IN_CHUNK = 1000
+#: Times a batch is retried whole after losing a race to another writer.
+BATCH_ATTEMPTS = 3
+
+_DEFAULT_DBAPI = {"postgresql": "psycopg", "mysql": "pymysql"}
+
+_OPERATORS = {
+    "eq": lambda col, v: col == v,
+    "ne": lambda col, v: col != v,
+    "lt": lambda col, v: col < v,
+    "le": lambda col, v: col <= v,
+    "gt": lambda col, v: col > v,
+    "ge": lambda col, v: col >= v,
+}
+
+_FILTER_TABLES = {
+    "string": t.trait_text,
+    "integer": t.trait_int,
+    "float": t.trait_float,
+    "datetime": t.trait_datetime,
+}
+
+
+def _chunks(items, size):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def make_url(url: str) -> sa.engine.URL:
+    """Parse ``url``, naming our default DBAPI when none is given."""
+    parsed = sa.engine.make_url(url)
+    backend = parsed.get_backend_name()
+    if parsed.drivername == backend and backend in _DEFAULT_DBAPI:
+        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DBAPI[backend]}")
+    if backend == "mysql" and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def _engine_options(url: sa.engine.URL, conf) -> dict:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": 30}}
+    options = {"pool_pre_ping": True}
+    db = conf.database if conf is not None else None
+    if db is not None:
+        options.update(
+            pool_size=db.max_pool_size,
+            max_overflow=db.max_overflow,
+            pool_timeout=db.pool_timeout,
+            pool_recycle=db.connection_recycle_time,
+        )
+    if backend == "mysql":
+        # Refuse, never truncate, values that do not fit.
+        options["connect_args"] = {
+            "init_command": "SET SESSION sql_mode='TRADITIONAL'",
+        }
+    return options
+
+
+def _on_sqlite_connect(dbapi_conn, _record):
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def create_engine(url: str, conf=None) -> sa.engine.Engine:
+    parsed = make_url(url)
+    engine = sa.create_engine(parsed, **_engine_options(parsed, conf))
+    if parsed.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+    return engine
+
+
+class Connection(base.Connection):
+    """Events in Panko's SQL tables."""
+
+    CAPABILITIES = {"events": {"query": {"simple": True}}}
+    STORAGE_CAPABILITIES = {"storage": {"production_ready": True}}
+
+    def __init__(self, url, conf=None):
+        super().__init__(url, conf)
+        self.engine = create_engine(url, conf)
+        self.dialect = self.engine.dialect.name
+        # Fail now, inside get_connection_from_config's retries, rather
+        # than on the first request.
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def close(self):
+        self.engine.dispose()
+
+    # Schema
+
+    def _alembic_config(self, conn) -> alembic.config.Config:
+        cfg = alembic.config.Config()
+        cfg.set_main_option(
+            "script_location",
+            os.path.join(os.path.dirname(t.__file__), "alembic"),
+        )
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def schema_state(self) -> str:
+        """'empty', 'panko' (Panko's, never migrated) or 'alembic'."""
+        names = set(sa.inspect(self.engine).get_table_names())
+        if "alembic_version" in names:
+            return "alembic"
+        if {"event", "event_type", "trait_text"} <= names:
+            return "panko"
+        return "empty"
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime import migration
+
+        with self.engine.connect() as conn:
+            return migration.MigrationContext.configure(
+                conn
+            ).get_current_revision()
+
+    def upgrade(self) -> str:
+        state = self.schema_state()
+        before = self.current_revision() if state == "alembic" else None
+        with self.engine.begin() as conn:
+            cfg = self._alembic_config(conn)
+            if state == "panko":
+                alembic.command.stamp(cfg, "0001_panko")
+                before = "0001_panko"
+            alembic.command.upgrade(cfg, "head")
+        after = self.current_revision()
+        if state == "panko":
+            return f"adopted a Panko database and migrated it to {after}"
+        if state == "empty":
+            return f"created the schema at revision {after}"
+        if before == after:
+            return f"schema already at revision {after}; nothing to do"
+        return f"migrated the schema from {before} to {after}"
+
+    def clear(self):
+        with self.engine.begin() as conn:
+            t.metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+    # Writes
+
+    def record_events(self, events):
+        rejected = []
+        accepted = {}
+        for event in events:
+            message_id = getattr(event, "message_id", None)
+            try:
+                event.validate()
+                raw = None if event.raw is None else models.dump_raw(event.raw)
+            except models.InvalidEvent as exc:
+                rejected.append(
+                    models.Rejected(message_id, exc.problem, exc.reason)
+                )
+                continue
+            if event.message_id in accepted:
+                rejected.append(_duplicate(event.message_id, "in this batch"))
+                continue
+            accepted[event.message_id] = (event, raw)
+        if accepted:
+            rejected.extend(self._store(list(accepted.values())))
+        return rejected
+
+    def _store(self, prepared):
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return self._store_batch(conn, prepared)
+            except sa_exc.IntegrityError as exc:
+                # Another writer stored one of these message_ids (or
+                # removed an event type) meanwhile: look again.
+                LOG.info("Batch write lost a race (attempt %d): %s",
+                         attempt, exc.orig)
+            except sa_exc.DataError as exc:
+                LOG.warning("Batch refused by the database: %s", exc.orig)
+                break
+        return self._store_one_by_one(prepared)
+
+    def _store_one_by_one(self, prepared):
+        """Isolate the events the database refuses, one per transaction."""
+        rejected = []
+        for item in prepared:
+            try:
+                with self.engine.begin() as conn:
+                    rejected.extend(self._store_batch(conn, [item]))
+            except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
+                message_id = item[0].message_id
+                LOG.warning("Event %s refused: %s", message_id, exc.orig)
+                rejected.append(
+                    models.Rejected(
+                        message_id, models.Problem.UNKNOWN, str(exc.orig)
+                    )
+                )
+        return rejected
+
+    def _store_batch(self, conn, prepared):
+        existing = self._existing_message_ids(
+            conn, [event.message_id for event, _ in prepared]
+        )
+        rejected = [_duplicate(mid, "already stored") for mid in existing]
+        todo = [item for item in prepared if item[0].message_id not in existing]
+        if not todo:
+            return rejected
+        type_ids = self._event_type_ids(
+            conn, {event.event_type for event, _ in todo}
+        )
+        ids = self._insert_events(conn, todo, type_ids)
+        self._insert_traits(conn, todo, ids)
+        return rejected
+
+    def _existing_message_ids(self, conn, message_ids):
+        found = set()
+        for chunk in _chunks(message_ids, IN_CHUNK):
+            found.update(
+                conn.scalars(
+                    sa.select(t.event.c.message_id).where(
+                        t.event.c.message_id.in_(chunk)
+                    )
+                )
+            )
+        return found
+
+    def _insert_ignore(self, table):
+        if self.dialect == "postgresql":
+            return pg_dialect.insert(table).on_conflict_do_nothing()
+        if self.dialect == "sqlite":
+            return sqlite_dialect.insert(table).on_conflict_do_nothing()
+        if self.dialect == "mysql":
+            return mysql_dialect.insert(table).prefix_with("IGNORE")
+        return sa.insert(table)
+
+    def _event_type_ids(self, conn, names):
+        names = sorted(names)
+        query = sa.select(t.event_type.c.desc, t.event_type.c.id)
+        ids = dict(
+            conn.execute(query.where(t.event_type.c.desc.in_(names))).all()
+        )
+        missing = [name for name in names if name not in ids]
+        if missing:
+            conn.execute(
+                self._insert_ignore(t.event_type),
+                [{"desc": name} for name in missing],
+            )
+            ids.update(
+                conn.execute(
+                    query.where(t.event_type.c.desc.in_(missing))
+                ).all()
+            )
+        return ids
+
+    def _insert_events(self, conn, todo, type_ids):
+        rows = [
+            {
+                "message_id": event.message_id,
+                "generated": event.generated,
+                "raw": raw,
+                "event_type_id": type_ids[event.event_type],
+            }
+            for event, raw in todo
+        ]
+        dialect = conn.dialect
+        if dialect.insert_executemany_returning_sort_by_parameter_order:
+            result = conn.execute(
+                sa.insert(t.event).returning(
+                    t.event.c.message_id,
+                    t.event.c.id,
+                    sort_by_parameter_order=True,
+                ),
+                rows,
+            )
+            return dict(result.all())
+        conn.execute(sa.insert(t.event), rows)
+        ids = {}
+        for chunk in _chunks([row["message_id"] for row in rows], IN_CHUNK):
+            ids.update(
+                conn.execute(
+                    sa.select(t.event.c.message_id, t.event.c.id).where(
+                        t.event.c.message_id.in_(chunk)
+                    )
+                ).all()
+            )
+        return ids
+
+    def _insert_traits(self, conn, todo, ids):
+        rows = {table.name: [] for table, _ in t.TABLE_DTYPES}
+        for event, _ in todo:
+            event_id = ids[event.message_id]
+            for trait in event.traits:
+                rows[t.TRAIT_TABLES[trait.dtype].name].append(
+                    {"event_id": event_id, "key": trait.name,
+                     "value": trait.value}
+                )
+        for table, _ in t.TABLE_DTYPES:
+            if rows[table.name]:
+                conn.execute(sa.insert(table), rows[table.name])
+
+    # Reads
+
+    def _trait_condition(self, trait_filter: storage.TraitFilter):
+        table = _FILTER_TABLES[trait_filter.type]
+        value_col = table.c.value
+        value = trait_filter.value
+        conditions = [table.c.key == trait_filter.key]
+        if trait_filter.type == "string":
+            if trait_filter.op == "eq" and self.dialect == "postgresql":
+                # Lets PostgreSQL use its prefix index on (key, value).
+                conditions.append(
+                    sa.func.left(value_col, t.TEXT_INDEX_PREFIX)
+                    == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)
+                )
+            elif trait_filter.op != "eq" and self.dialect == "postgresql":
+                # Order text by code point everywhere, whatever the
+                # database's collation (SQLite and MySQL's utf8mb4_bin do).
+                value_col = value_col.collate("C")
+        conditions.append(_OPERATORS[trait_filter.op](value_col, value))
+        return t.event.c.id.in_(
+            sa.select(table.c.event_id).where(*conditions)
+        )
+
+    def _filter_conditions(self, event_filter: storage.EventFilter):
+        f = event_filter
+        conditions = []
+        if f.start_timestamp is not None:
+            conditions.append(
+                t.event.c.generated >= models.to_naive_utc(f.start_timestamp)
+            )
+        if f.end_timestamp is not None:
+            conditions.append(
+                t.event.c.generated <= models.to_naive_utc(f.end_timestamp)
+            )
+        if f.event_type is not None:
+            conditions.append(
+                t.event.c.event_type_id.in_(
+                    sa.select(t.event_type.c.id).where(
+                        t.event_type.c.desc == f.event_type
+                    )
+                )
+            )
+        if f.message_id is not None:
+            conditions.append(t.event.c.message_id == f.message_id)
+        for trait_filter in f.traits_filter:
+            conditions.append(self._trait_condition(trait_filter))
+        if f.admin_proj is not None:
+            project = storage.TraitFilter(
+                "project_id", "string", f.admin_proj
+            )
+            has_project = sa.exists().where(
+                t.trait_text.c.event_id == t.event.c.id,
+                t.trait_text.c.key == "project_id",
+            )
+            conditions.append(
+                sa.or_(self._trait_condition(project), ~has_project)
+            )
+        return conditions
+
+    def _find_marker(self, conn, conditions, marker):
+        row = conn.execute(
+            sa.select(t.event.c.generated, t.event.c.message_id).where(
+                t.event.c.message_id == marker, *conditions
+            )
+        ).first()
+        if row is None:
+            raise storage.InvalidMarker(f"marker {marker!r} not found")
+        return {"generated": row.generated, "message_id": row.message_id}
+
+    @staticmethod
+    def _after(sort, position):
+        """Keyset condition: rows strictly after ``position`` in ``sort``."""
+        alternatives = []
+        for index, (key, direction) in enumerate(sort):
+            column = t.event.c[key]
+            beyond = (
+                column > position[key]
+                if direction == "asc"
+                else column < position[key]
+            )
+            equal = [
+                t.event.c[k] == position[k] for k, _ in sort[:index]
+            ]
+            alternatives.append(sa.and_(*equal, beyond))
+        return sa.or_(*alternatives)
+
+    def get_events(self, event_filter, pagination=None):
+        pagination = pagination or storage.Pagination()
+        conditions = self._filter_conditions(event_filter)
+        position = None
+        if pagination.marker is not None:
+            with self.engine.connect() as conn:
+                position = self._find_marker(
+                    conn, conditions, pagination.marker
+                )
+        return self._stream(conditions, pagination, position)
+
+    def _stream(self, conditions, pagination, position):
+        remaining = pagination.limit
+        order = [
+            t.event.c[key].asc() if direction == "asc"
+            else t.event.c[key].desc()
+            for key, direction in pagination.sort
+        ]
+        while remaining is None or remaining > 0:
+            size = CHUNK_SIZE if remaining is None else min(
+                remaining, CHUNK_SIZE
+            )
+            query = (
+                sa.select(
+                    t.event.c.id,
+                    t.event.c.message_id,
+                    t.event.c.generated,
+                    t.event.c.raw,
+                    t.event_type.c.desc,
+                )
+                .join(t.event_type)
+                .where(*conditions)
+                .order_by(*order)
+                .limit(size)
+            )
+            if position is not None:
+                query = query.where(self._after(pagination.sort, position))
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+                traits = self._traits_of(conn, [row.id for row in rows])
+            yield from (
+                models.Event(
+                    message_id=row.message_id,
+                    event_type=row.desc,
+                    generated=row.generated,
+                    traits=traits.get(row.id, []),
+                    raw=None if row.raw is None else json.loads(row.raw),
+                )
+                for row in rows
+            )
+            if len(rows) < size:
+                return
+            last = rows[-1]
+            position = {
+                "generated": last.generated,
+                "message_id": last.message_id,
+            }
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def _traits_of(self, conn, event_ids):
+        traits = {}
+        if not event_ids:
+            return traits
+        for table, dtype in t.TABLE_DTYPES:
+            query = sa.select(
+                table.c.event_id, table.c.key, table.c.value
+            ).where(table.c.event_id.in_(event_ids))
+            for event_id, key, value in conn.execute(query):
+                traits.setdefault(event_id, []).append(
+                    models.Trait(key, dtype, value)
+                )
+        for items in traits.values():
+            items.sort(key=lambda trait: (trait.name, trait.dtype))
+        return traits
+
+    def get_event_types(self):
+        with self.engine.connect() as conn:
+            names = conn.scalars(sa.select(t.event_type.c.desc))
+            return sorted(name for name in names if name is not None)
+
+    def _type_event_ids(self, event_type):
+        return sa.select(t.event.c.id).where(
+            t.event.c.event_type_id.in_(
+                sa.select(t.event_type.c.id).where(
+                    t.event_type.c.desc == event_type
+                )
+            )
+        )
+
+    def get_trait_types(self, event_type):
+        result = []
+        with self.engine.connect() as conn:
+            for table, dtype in t.TABLE_DTYPES:
+                query = (
+                    sa.select(table.c.key)
+                    .where(table.c.event_id.in_(
+                        self._type_event_ids(event_type)
+                    ))
+                    .distinct()
+                )
+                result.extend(
+                    {"name": name, "data_type": dtype}
+                    for name in conn.scalars(query)
+                )
+        return sorted(result, key=lambda item: (item["name"],
+                                                item["data_type"]))
+
+    def get_traits(self, event_type, trait_name=None):
+        result = []
+        with self.engine.connect() as conn:
+            for table, dtype in t.TABLE_DTYPES:
+                query = sa.select(table.c.key, table.c.value).where(
+                    table.c.event_id.in_(self._type_event_ids(event_type))
+                )
+                if trait_name is not None:
+                    query = query.where(table.c.key == trait_name)
+                result.extend(
+                    models.Trait(key, dtype, value)
+                    for key, value in conn.execute(query)
+                )
+        return result
+
+    # Deletes
+
+    def _delete_ids(self, conn, ids):
+        for chunk in _chunks(ids, IN_CHUNK):
+            for table, _ in t.TABLE_DTYPES:
+                conn.execute(
+                    sa.delete(table).where(table.c.event_id.in_(chunk))
+                )
+            conn.execute(sa.delete(t.event).where(t.event.c.id.in_(chunk)))
+
+    def _delete_orphan_types(self, conn):
+        used = sa.select(t.event.c.event_type_id).where(
+            t.event.c.event_type_id == t.event_type.c.id
+        )
+        conn.execute(sa.delete(t.event_type).where(~sa.exists(used)))
+
+    def clear_expired_data(self, ttl, max_count):
+        if max_count < 1:
+            raise ValueError("max_count must be a positive integer")
+        cutoff = datetime.datetime.now(datetime.UTC).replace(
+            tzinfo=None
+        ) - datetime.timedelta(seconds=ttl)
+        with self.engine.begin() as conn:
+            ids = conn.scalars(
+                sa.select(t.event.c.id)
+                .where(t.event.c.generated < cutoff)
+                .order_by(t.event.c.generated)
+                .limit(max_count)
+            ).all()
+            self._delete_ids(conn, ids)
+            self._delete_orphan_types(conn)
+        LOG.debug("Deleted %d events generated before %s", len(ids), cutoff)
+        return len(ids)
+
+    def delete_events(self, event_filter):
+        conditions = self._filter_conditions(event_filter)
+        with self.engine.begin() as conn:
+            ids = conn.scalars(
+                sa.select(t.event.c.id).where(*conditions)
+            ).all()
+            self._delete_ids(conn, ids)
+            self._delete_orphan_types(conn)
+        return len(ids)
+
+
+def _duplicate(message_id, where):
+    return models.Rejected(
+        message_id,
+        models.Problem.DUPLICATE,
+        f"an event with this message_id is {where}",
+    )

@@ -1,0 +1,305 @@
+"""Plain data objects exchanged with the storage drivers.
+
+Nothing in here knows about a database: drivers turn rows into these
+objects, the API turns these objects into JSON.
+"""
+
+import dataclasses
+import datetime
+import enum
+import json
+import math
+from typing import Any
+
+# Panko's numbering, kept so that adopted data keeps its meaning.
+NONE_TYPE = 0
+TEXT_TYPE = 1
+INT_TYPE = 2
+FLOAT_TYPE = 3
+DATETIME_TYPE = 4
+
+TYPE_NAMES = {
+    NONE_TYPE: "none",
+    TEXT_TYPE: "string",
+    INT_TYPE: "integer",
+    FLOAT_TYPE: "float",
+    DATETIME_TYPE: "datetime",
+}
+TYPE_BY_NAME = {name: dtype for dtype, name in TYPE_NAMES.items()}
+
+# Limits every driver enforces, so that an event is accepted or refused
+# the same way whichever backend stores it.
+MAX_MESSAGE_ID_LENGTH = 50
+MAX_EVENT_TYPE_LENGTH = 255
+MAX_TRAIT_NAME_LENGTH = 255
+#: Longest text trait value, in characters. Longer values are refused,
+#: never cut (Panko silently truncated at 255).
+MAX_TEXT_LENGTH = 4096
+#: Largest serialized ``raw`` payload, in bytes of UTF-8 JSON.
+MAX_RAW_SIZE = 1024 * 1024
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+
+class Problem(enum.StrEnum):
+    """Why an event was not stored."""
+
+    DUPLICATE = "duplicate"
+    INCOMPATIBLE_TRAIT = "incompatible_trait"
+    TOO_LARGE = "too_large"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """One event that ``record_events`` did not store, and why."""
+
+    message_id: str | None
+    problem: Problem
+    reason: str
+
+
+class InvalidEvent(ValueError):
+    """An event or trait that cannot be stored as given."""
+
+    def __init__(self, problem: Problem, reason: str):
+        super().__init__(reason)
+        self.problem = problem
+        self.reason = reason
+
+
+def to_naive_utc(value: datetime.datetime) -> datetime.datetime:
+    """Aware datetimes become naive UTC; naive ones are taken as UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
+
+
+def parse_datetime(value: Any) -> datetime.datetime:
+    """Read an ISO 8601 string (or a datetime) as naive UTC."""
+    if isinstance(value, datetime.datetime):
+        return to_naive_utc(value)
+    if not isinstance(value, str):
+        raise ValueError(f"not a datetime: {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
+    return to_naive_utc(parsed)
+
+
+def format_datetime(value: datetime.datetime) -> str:
+    """ISO 8601 without zone; no fraction when microseconds are 0."""
+    return value.isoformat()
+
+
+def _to_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if len(value) > MAX_TEXT_LENGTH:
+        raise InvalidEvent(
+            Problem.TOO_LARGE,
+            f"text value of {len(value)} characters is longer than "
+            f"{MAX_TEXT_LENGTH}",
+        )
+    if "\x00" in value:
+        raise ValueError("text contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode") from None
+    return value
+
+
+def _to_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not an integer: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"not an integer: {value!r}")
+        value = int(value)
+    elif isinstance(value, str):
+        value = int(value.strip())
+    elif not isinstance(value, int):
+        raise ValueError(f"not an integer: {value!r}")
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueError(f"integer out of the 64-bit range: {value}")
+    return value
+
+
+def _to_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"not a float: {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"not a finite float: {value!r}")
+    return result
+
+
+def _to_datetime(value: Any) -> datetime.datetime | None:
+    if value is None:
+        return None
+    return parse_datetime(value)
+
+
+_CONVERTERS = {
+    NONE_TYPE: _to_text,
+    TEXT_TYPE: _to_text,
+    INT_TYPE: _to_int,
+    FLOAT_TYPE: _to_float,
+    DATETIME_TYPE: _to_datetime,
+}
+
+
+def convert_value(dtype: int, value: Any) -> Any:
+    """Return ``value`` as the Python type of ``dtype``.
+
+    Raises :class:`InvalidEvent` when it does not fit.
+    """
+    try:
+        converter = _CONVERTERS[dtype]
+    except (KeyError, TypeError):
+        raise InvalidEvent(
+            Problem.INCOMPATIBLE_TRAIT, f"unknown trait type {dtype!r}"
+        ) from None
+    try:
+        return converter(value)
+    except InvalidEvent:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidEvent(
+            Problem.INCOMPATIBLE_TRAIT,
+            f"value does not fit type {TYPE_NAMES[dtype]}: {exc}",
+        ) from None
+
+
+@dataclasses.dataclass
+class Trait:
+    """A typed name/value pair attached to an event."""
+
+    name: str
+    dtype: int
+    value: Any
+
+    NONE_TYPE = NONE_TYPE
+    TEXT_TYPE = TEXT_TYPE
+    INT_TYPE = INT_TYPE
+    FLOAT_TYPE = FLOAT_TYPE
+    DATETIME_TYPE = DATETIME_TYPE
+
+    @classmethod
+    def checked(cls, name: Any, dtype: Any, value: Any) -> "Trait":
+        """Build a trait, converting ``value``; raise InvalidEvent."""
+        if not isinstance(name, str) or not name:
+            raise InvalidEvent(
+                Problem.INVALID, f"trait name must be a string: {name!r}"
+            )
+        if len(name) > MAX_TRAIT_NAME_LENGTH:
+            raise InvalidEvent(
+                Problem.INVALID,
+                f"trait name longer than {MAX_TRAIT_NAME_LENGTH} characters",
+            )
+        try:
+            return cls(name, dtype, convert_value(dtype, value))
+        except InvalidEvent as exc:
+            raise InvalidEvent(
+                exc.problem, f"trait {name!r}: {exc.reason}"
+            ) from None
+
+    @property
+    def type_name(self) -> str:
+        """The API's name for the type; "none" reads back as string."""
+        if self.dtype == NONE_TYPE:
+            return TYPE_NAMES[TEXT_TYPE]
+        return TYPE_NAMES[self.dtype]
+
+    def value_as_text(self) -> str:
+        """The value as the v2 API prints it (Panko's rules)."""
+        if isinstance(self.value, datetime.datetime):
+            return format_datetime(self.value)
+        return str(self.value)
+
+
+@dataclasses.dataclass
+class Event:
+    """One stored notification."""
+
+    message_id: str
+    event_type: str
+    generated: datetime.datetime
+    traits: list[Trait]
+    raw: Any = None
+
+    def validate(self) -> None:
+        """Check what every driver needs; raise InvalidEvent."""
+        if not isinstance(self.message_id, str) or not self.message_id:
+            raise InvalidEvent(Problem.INVALID, "message_id must be a string")
+        if len(self.message_id) > MAX_MESSAGE_ID_LENGTH:
+            raise InvalidEvent(
+                Problem.INVALID,
+                f"message_id longer than {MAX_MESSAGE_ID_LENGTH} characters",
+            )
+        if not isinstance(self.event_type, str) or not self.event_type:
+            raise InvalidEvent(Problem.INVALID, "event_type must be a string")
+        if len(self.event_type) > MAX_EVENT_TYPE_LENGTH:
+            raise InvalidEvent(
+                Problem.INVALID,
+                f"event_type longer than {MAX_EVENT_TYPE_LENGTH} characters",
+            )
+        if not isinstance(self.generated, datetime.datetime):
+            raise InvalidEvent(Problem.INVALID, "generated must be a datetime")
+        self.generated = to_naive_utc(self.generated)
+        if not isinstance(self.traits, list):
+            raise InvalidEvent(Problem.INVALID, "traits must be a list")
+        self.traits = [
+            Trait.checked(trait.name, trait.dtype, trait.value)
+            for trait in self.traits
+        ]
+        seen = set()
+        for trait in self.traits:
+            key = (trait.name, _storage_class(trait.dtype))
+            if key in seen:
+                raise InvalidEvent(
+                    Problem.INCOMPATIBLE_TRAIT,
+                    f"trait {trait.name!r} given twice with the same type",
+                )
+            seen.add(key)
+
+
+def _storage_class(dtype: int) -> int:
+    # dtype 0 is kept with the text traits, as Panko did.
+    return TEXT_TYPE if dtype == NONE_TYPE else dtype
+
+
+def dump_raw(raw: Any) -> str:
+    """Serialize a raw payload as JSON; raise InvalidEvent if too large."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(
+            Problem.INVALID, f"raw payload is not JSON: {exc}"
+        ) from None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_RAW_SIZE:
+        raise InvalidEvent(
+            Problem.TOO_LARGE,
+            f"raw payload of {size} bytes is larger than {MAX_RAW_SIZE}",
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(
+            Problem.INVALID, "raw payload is not valid Unicode"
+        ) from None
+    return text

@@ -1,0 +1,179 @@
+"""The SQL schema at the newest alembic revision.
+
+Panko's six tables (so that its databases can be adopted as they are),
+plus the indexes the query shapes need. Alembic owns every change: a
+change here goes with a new revision in ``alembic/versions``.
+"""
+
+import datetime
+import decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from panko_like.storage import models
+
+#: Characters of a text trait value covered by the (key, value) index.
+#: PostgreSQL and MySQL cap the size of an index entry, so they index
+#: this prefix; the full value is still compared.
+TEXT_INDEX_PREFIX = 255
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_MICRO = decimal.Decimal(1_000_000)
+
+
+class PreciseTimestamp(sa.types.TypeDecorator):
+    """A naive UTC datetime with microseconds on every backend.
+
+    MySQL's DATETIME once dropped microseconds, so Panko kept seconds
+    since the epoch as DECIMAL(20,6) there; adopted MySQL databases keep
+    that representation. Elsewhere it is a plain DATETIME/TIMESTAMP.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(
+                mysql.DECIMAL(precision=20, scale=6, asdecimal=True)
+            )
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "mysql":
+            return value
+        delta = value - _EPOCH
+        micros = (
+            delta.days * 86_400_000_000
+            + delta.seconds * 1_000_000
+            + delta.microseconds
+        )
+        return decimal.Decimal(micros) / _MICRO
+
+    def process_result_value(self, value, dialect):
+        if value is None or dialect.name != "mysql":
+            return value
+        micros = int(decimal.Decimal(value) * _MICRO)
+        return _EPOCH + datetime.timedelta(microseconds=micros)
+
+
+def _mysql_table_args():
+    # The collation is the server's binary no-pad one, set by migration
+    # 0002 (see mysql_binary_collation).
+    return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+
+def mysql_binary_collation(bind) -> str:
+    """utf8mb4 compared by code point, trailing spaces significant."""
+    if getattr(bind.dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    return "utf8mb4_0900_bin"
+
+
+metadata = sa.MetaData()
+
+event_type = sa.Table(
+    "event_type",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("desc", sa.String(255), unique=True),
+    **_mysql_table_args(),
+)
+
+event = sa.Table(
+    "event",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_id", sa.String(50), unique=True),
+    sa.Column("generated", PreciseTimestamp()),
+    sa.Column("raw", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
+    sa.Column("event_type_id", sa.Integer, sa.ForeignKey("event_type.id")),
+    sa.Index("ix_event_generated_message_id", "generated", "message_id"),
+    sa.Index(
+        "ix_event_type_generated_message_id",
+        "event_type_id",
+        "generated",
+        "message_id",
+    ),
+    **_mysql_table_args(),
+)
+
+
+def _trait_table(name, value_type, value_index):
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "event_id",
+            sa.Integer,
+            sa.ForeignKey("event.id"),
+            primary_key=True,
+        ),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("value", value_type),
+        **_mysql_table_args(),
+    )
+    value_index(table)
+    return table
+
+
+def _plain_key_value_index(table):
+    sa.Index(f"ix_{table.name}_key_value", table.c.key, table.c.value)
+
+
+trait_text = _trait_table(
+    "trait_text",
+    sa.String(models.MAX_TEXT_LENGTH),
+    # Its (key, value) index differs by dialect: see key_value_index_ddl.
+    lambda table: None,
+)
+trait_int = _trait_table("trait_int", sa.BigInteger, _plain_key_value_index)
+trait_float = _trait_table(
+    "trait_float",
+    sa.Float(53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql"),
+    _plain_key_value_index,
+)
+trait_datetime = _trait_table(
+    "trait_datetime", PreciseTimestamp(), _plain_key_value_index
+)
+
+#: Panko's dtype -> the table that keeps its values.
+TRAIT_TABLES = {
+    models.NONE_TYPE: trait_text,
+    models.TEXT_TYPE: trait_text,
+    models.INT_TYPE: trait_int,
+    models.FLOAT_TYPE: trait_float,
+    models.DATETIME_TYPE: trait_datetime,
+}
+#: Each trait table once, with the dtype its values read back as.
+TABLE_DTYPES = (
+    (trait_text, models.TEXT_TYPE),
+    (trait_int, models.INT_TYPE),
+    (trait_float, models.FLOAT_TYPE),
+    (trait_datetime, models.DATETIME_TYPE),
+)
+
+
+#: Indexes created by DDL of their own rather than from this metadata.
+DDL_INDEXES = ("ix_trait_text_key_value",)
+
+
+def text_key_value_index_ddl(dialect_name):
+    """DDL of trait_text's (key, value) index for one dialect.
+
+    PostgreSQL and MySQL cap the size of an index entry, so they index a
+    prefix of the value (an expression on PostgreSQL, a column prefix on
+    MySQL); the full value is still compared by the queries.
+    """
+    if dialect_name == "postgresql":
+        return (
+            "CREATE INDEX ix_trait_text_key_value ON trait_text "
+            f"(key, left(value, {TEXT_INDEX_PREFIX}))"
+        )
+    if dialect_name == "mysql":
+        return (
+            "CREATE INDEX ix_trait_text_key_value ON trait_text "
+            f"(`key`, `value`({TEXT_INDEX_PREFIX}))"
+        )
+    return 'CREATE INDEX ix_trait_text_key_value ON trait_text ("key", value)'

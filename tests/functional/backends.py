@@ -1,0 +1,168 @@
+"""Throwaway databases on every configured backend.
+
+SQLite always runs. PostgreSQL, MySQL/MariaDB and MongoDB run when their
+``PANKO_LIKE_TEST_<BACKEND>_URL`` points at a server (an administrative
+URL: each test creates ``panko_like_<uuid>`` there and drops it after).
+A backend named in ``PANKO_LIKE_TEST_REQUIRE`` (comma separated, or
+``all``) fails instead of skipping when its URL is missing, so CI can
+never skip one silently.
+"""
+
+import os
+import shutil
+import tempfile
+import unittest
+import uuid
+
+import sqlalchemy as sa
+
+import panko_like
+from panko_like import service, storage
+
+
+class Backend:
+    name = ""
+    env = ""
+
+    def admin_url(self):
+        return os.environ.get(self.env)
+
+    def unavailable(self):
+        if self.env and not self.admin_url():
+            return f"{self.env} is not set"
+        return None
+
+    def create(self) -> str:
+        raise NotImplementedError
+
+    def drop(self, url: str) -> None:
+        raise NotImplementedError
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def create(self):
+        path = tempfile.mkdtemp(prefix="panko_like_")
+        return f"sqlite:///{path}/events.sqlite"
+
+    def drop(self, url):
+        shutil.rmtree(os.path.dirname(url[len("sqlite:///"):]))
+
+
+class SQLServerBackend(Backend):
+    def _admin_engine(self):
+        return sa.create_engine(
+            self.admin_url(), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+        )
+
+    def create(self):
+        name = f"panko_like_{uuid.uuid4().hex}"
+        engine = self._admin_engine()
+        with engine.connect() as conn:
+            conn.exec_driver_sql(self.create_sql(name))
+        engine.dispose()
+        return sa.engine.make_url(self.admin_url()).set(
+            database=name
+        ).render_as_string(hide_password=False)
+
+    def drop(self, url):
+        name = sa.engine.make_url(url).database
+        engine = self._admin_engine()
+        with engine.connect() as conn:
+            conn.exec_driver_sql(self.drop_sql(name))
+        engine.dispose()
+
+
+class PostgreSQLBackend(SQLServerBackend):
+    name = "postgresql"
+    env = "PANKO_LIKE_TEST_POSTGRESQL_URL"
+
+    def create_sql(self, name):
+        return f'CREATE DATABASE "{name}"'
+
+    def drop_sql(self, name):
+        return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
+class MySQLBackend(SQLServerBackend):
+    name = "mysql"
+    env = "PANKO_LIKE_TEST_MYSQL_URL"
+
+    def create_sql(self, name):
+        return (
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
+            "COLLATE utf8mb4_bin"
+        )
+
+    def drop_sql(self, name):
+        return f"DROP DATABASE IF EXISTS `{name}`"
+
+
+BACKENDS = {
+    backend.name: backend
+    for backend in (SQLiteBackend(), PostgreSQLBackend(), MySQLBackend())
+}
+
+
+def required():
+    names = os.environ.get("PANKO_LIKE_TEST_REQUIRE", "")
+    if names.strip() == "all":
+        return set(BACKENDS)
+    return {name.strip() for name in names.split(",") if name.strip()}
+
+
+def make_conf(url, **overrides):
+    """A fresh ConfigOpts pointing at ``url``."""
+    conf = service.prepare_service([], config_files=[])
+    conf.set_override("connection", url, group="database")
+    for (group, name), value in overrides.items():
+        conf.set_override(name, value, group=group)
+    return conf
+
+
+class BackendTestCase(unittest.TestCase):
+    """Gives each test a fresh, migrated database on ``backend_name``.
+
+    A test that reaches a feature the driver does not implement is
+    skipped, not failed: the same scenarios run on every backend.
+    """
+
+    backend_name = "sqlite"
+
+    def setUp(self):
+        super().setUp()
+        backend = BACKENDS[self.backend_name]
+        reason = backend.unavailable()
+        if reason:
+            if self.backend_name in required():
+                self.fail(f"backend {self.backend_name} required: {reason}")
+            self.skipTest(reason)
+        self.url = backend.create()
+        self.addCleanup(backend.drop, self.url)
+        self.conf = make_conf(self.url)
+        self.conn = storage.get_connection(self.url, self.conf)
+        self.addCleanup(self.conn.close)
+        self.conn.upgrade()
+
+    def _callTestMethod(self, method):
+        try:
+            method()
+        except panko_like.NotImplementedError as exc:
+            self.skipTest(f"not implemented: {exc}")
+
+
+def make_test_cases(scenarios, base=BackendTestCase):
+    """One TestCase class per backend from a mixin of test methods.
+
+    Use at module level: ``globals().update(make_test_cases(Mixin))``.
+    """
+    cases = {}
+    for name in BACKENDS:
+        cls_name = f"{scenarios.__name__}_{name}"
+        cases[cls_name] = type(
+            cls_name,
+            (scenarios, base),
+            {"backend_name": name, "__module__": scenarios.__module__},
+        )
+    return cases

@@ -1,0 +1,123 @@
+"""The 200 events Panko wrote (../shared/data/panko) and a reference
+implementation of the query semantics to check answers against."""
+
+import copy
+import functools
+import json
+import operator
+import os
+
+from panko_like import storage
+from panko_like.storage import models
+
+SHARED = os.environ.get(
+    "PANKO_LIKE_SHARED_DIR",
+    os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"),
+)
+PANKO_DATA = os.path.join(SHARED, "data", "panko")
+
+
+def panko_path(*parts):
+    return os.path.join(PANKO_DATA, *parts)
+
+
+@functools.cache
+def _load():
+    with open(panko_path("events.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def panko_events():
+    """The dataset as models.Event objects (fresh copies)."""
+    events = []
+    for item in copy.deepcopy(_load()):
+        traits = [
+            models.Trait.checked(t["name"], t["dtype"], t["value"])
+            for t in item["traits"]
+        ]
+        events.append(
+            models.Event(
+                item["message_id"],
+                item["event_type"],
+                models.parse_datetime(item["generated"]),
+                traits,
+                item["raw"],
+            )
+        )
+    return events
+
+
+def normalized(event):
+    """A comparable form: dtype 0 reads back as string, traits sorted."""
+    traits = sorted(
+        (
+            t.name,
+            models.TEXT_TYPE if t.dtype == models.NONE_TYPE else t.dtype,
+            t.value,
+        )
+        for t in event.traits
+    )
+    return (
+        event.message_id,
+        event.event_type,
+        event.generated,
+        traits,
+        json.dumps(event.raw, sort_keys=True),
+    )
+
+
+_OPS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+
+
+def _matches_trait(event, tf):
+    for trait in event.traits:
+        dtype = models.TEXT_TYPE if trait.dtype == 0 else trait.dtype
+        if trait.name != tf.key or dtype != tf.dtype:
+            continue
+        if trait.value is not None and _OPS[tf.op](trait.value, tf.value):
+            return True
+    return False
+
+
+def matches(event, f: storage.EventFilter):
+    if f.start_timestamp and event.generated < f.start_timestamp:
+        return False
+    if f.end_timestamp and event.generated > f.end_timestamp:
+        return False
+    if f.event_type and event.event_type != f.event_type:
+        return False
+    if f.message_id and event.message_id != f.message_id:
+        return False
+    if not all(_matches_trait(event, tf) for tf in f.traits_filter):
+        return False
+    if f.admin_proj is not None:
+        projects = [
+            t.value for t in event.traits
+            if t.name == "project_id" and t.dtype in (0, 1)
+        ]
+        if projects and f.admin_proj not in projects:
+            return False
+    return True
+
+
+def expected(events, f, pagination=None):
+    """Message ids the driver must return, in order."""
+    pagination = pagination or storage.Pagination()
+    selected = [e for e in events if matches(e, f)]
+    for key, direction in reversed(pagination.sort):
+        selected.sort(
+            key=operator.attrgetter(key), reverse=direction == "desc"
+        )
+    ids = [e.message_id for e in selected]
+    if pagination.marker is not None:
+        ids = ids[ids.index(pagination.marker) + 1:]
+    if pagination.limit is not None:
+        ids = ids[: pagination.limit]
+    return ids
