@@ -1,0 +1,22 @@
+"""Console scripts. Each is a thin wrapper over one storage or API call."""
+
+import sys
+
+from oslo_config import cfg
+
+from panko_like import opts, service
+
+
+def prepare(argv, **kwargs) -> cfg.ConfigOpts:
+    """prepare_service(), with bad configuration a one-line exit."""
+    try:
+        conf = service.prepare_service(argv, **kwargs)
+        # Parse every option now, so a bad value is reported at start
+        # rather than as a traceback halfway through the work.
+        for group, options in opts.list_opts():
+            section = conf if group == "DEFAULT" else conf[group]
+            for opt in options:
+                getattr(section, opt.dest)
+    except (cfg.Error, ValueError) as exc:
+        sys.exit(f"configuration error: {exc}")
+    return conf

@@ -4,13 +4,13 @@ import sys
 
 from oslo_log import log
 
-from panko_like import service, storage
+from panko_like import cmd, storage
 
 LOG = log.getLogger(__name__)
 
 
 def _connect(argv):
-    conf = service.prepare_service(argv)
+    conf = cmd.prepare(argv)
     try:
         return conf, storage.get_connection_from_config(conf)
     except Exception as exc:  # a clear one-line error, not a traceback

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import panko_like
-from panko_like.storage import EventFilter, Pagination
-from panko_like.storage import models
+from panko_like.storage import EventFilter, Pagination, models
 
 BASE_CAPABILITIES: dict[str, Any] = {
     "events": {"query": {"simple": False}},
@@ -90,7 +89,7 @@ class Connection(abc.ABC):
         """Drop all data (and schema where that applies). For tests."""
         raise self._not_implemented("clear")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, no-op default
         """Release connections held by the driver. Safe to call twice."""
 
     @abc.abstractmethod

@@ -243,7 +243,8 @@ class Connection(base.Connection):
             conn, [event.message_id for event, _ in prepared]
         )
         rejected = [_duplicate(mid, "already stored") for mid in existing]
-        todo = [item for item in prepared if item[0].message_id not in existing]
+        todo = [item for item in prepared
+                if item[0].message_id not in existing]
         if not todo:
             return rejected
         type_ids = self._event_type_ids(

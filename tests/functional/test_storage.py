@@ -378,8 +378,8 @@ class StorageScenarios:
     def test_traits(self):
         self.load_panko()
         want = sorted(
-            (t.value for e in self.events if e.event_type == "image.upload"
-             for t in e.traits if t.name == "size")
+            t.value for e in self.events if e.event_type == "image.upload"
+             for t in e.traits if t.name == "size"
         )
         got = self.conn.get_traits("image.upload", "size")
         self.assertEqual(want, sorted(t.value for t in got))
