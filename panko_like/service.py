@@ -23,8 +23,10 @@ def prepare_service(argv=None, config_files=None, cli_opts=()):
     """
     conf = cfg.ConfigOpts()
     log.register_options(conf)
-    log.set_defaults(
-        default_log_levels=log.get_default_log_levels() + ["alembic=WARN"]
+    # Per ConfigOpts, unlike log.set_defaults(), which is process-wide.
+    conf.set_default(
+        "default_log_levels",
+        log.get_default_log_levels() + ["alembic=WARN"],
     )
     register_opts(conf)
     if cli_opts:
