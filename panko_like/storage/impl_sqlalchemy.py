@@ -97,6 +97,10 @@ def _engine_options(url: sa.engine.URL, conf) -> dict:
         options["connect_args"] = {
             "init_command": "SET SESSION sql_mode='TRADITIONAL'",
         }
+        # A writer must see the event types another writer committed
+        # after its own INSERT IGNORE skipped them (REPEATABLE READ
+        # would keep showing it the snapshot without them).
+        options["isolation_level"] = "READ COMMITTED"
     return options
 
 
@@ -211,10 +215,15 @@ class Connection(base.Connection):
             try:
                 with self.engine.begin() as conn:
                     return self._store_batch(conn, prepared)
-            except sa_exc.IntegrityError as exc:
+            except (sa_exc.IntegrityError, _LostRace) as exc:
                 # Another writer stored one of these message_ids (or
                 # removed an event type) meanwhile: look again.
                 LOG.info("Batch write lost a race (attempt %d): %s",
+                         attempt, getattr(exc, "orig", exc))
+            except sa_exc.OperationalError as exc:
+                if not _is_transient(exc):
+                    raise
+                LOG.info("Batch write hit a deadlock (attempt %d): %s",
                          attempt, exc.orig)
             except sa_exc.DataError as exc:
                 LOG.warning("Batch refused by the database: %s", exc.orig)
@@ -292,6 +301,9 @@ class Connection(base.Connection):
                     query.where(t.event_type.c.desc.in_(missing))
                 ).all()
             )
+            if len(ids) < len(names):
+                # Deleted by the expirer between our insert and select.
+                raise _LostRace("an event type vanished while writing")
         return ids
 
     def _insert_events(self, conn, todo, type_ids):
@@ -592,6 +604,24 @@ class Connection(base.Connection):
             self._delete_ids(conn, ids)
             self._delete_orphan_types(conn)
         return len(ids)
+
+
+class _LostRace(Exception):
+    """A concurrent writer changed what this batch relied on: retry."""
+
+
+# MySQL deadlock and lock wait timeout; PostgreSQL deadlock and
+# serialization failure. The transaction was rolled back whole.
+_TRANSIENT_MYSQL = (1205, 1213)
+_TRANSIENT_SQLSTATE = ("40001", "40P01")
+
+
+def _is_transient(exc: sa_exc.DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATE:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _TRANSIENT_MYSQL
 
 
 def _duplicate(message_id, where):
