@@ -3,11 +3,12 @@
 import itertools
 
 from panko_like import storage
+from panko_like.storage.sqlalchemy import urls
 
 
 def list_opts():
     """Return ``[(group, [opts])]`` for the sample config generator."""
     return [
         ("DEFAULT", list(itertools.chain(storage.DEFAULT_OPTS))),
-        ("database", list(storage.OPTS)),
+        ("database", list(itertools.chain(storage.OPTS, urls.OPTS))),
     ]

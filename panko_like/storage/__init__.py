@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import os
+import re
 from typing import Any
 
 import tenacity
@@ -216,13 +217,21 @@ class Pagination:
         self.sort = sort
 
 
+_BARE_HOSTS = re.compile(r"^[\w.\-\[\]:]+(,[\w.\-\[\]:]+)*/[^/]")
+
+
 def installed_drivers() -> list[str]:
     """The URL schemes an installed driver answers to."""
     return sorted(extension.ExtensionManager(NAMESPACE).names())
 
 
 def scheme_of(url: str) -> str:
-    """``postgresql+psycopg://...`` -> ``postgresql``."""
+    """``postgresql+psycopg://...`` -> ``postgresql``.
+
+    A bare host list (``pg1,pg2/events``) is PostgreSQL's.
+    """
+    if "://" not in url and _BARE_HOSTS.match(url):
+        return "postgresql"
     scheme, sep, _ = url.partition("://")
     if not sep:
         scheme, sep, _ = url.partition(":")

@@ -24,6 +24,7 @@ import os
 import alembic.command
 import alembic.config
 import sqlalchemy as sa
+import tenacity
 from oslo_log import log
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql as mysql_dialect
@@ -33,6 +34,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from panko_like import storage
 from panko_like.storage import base, models
 from panko_like.storage.sqlalchemy import tables as t
+from panko_like.storage.sqlalchemy import urls
 
 LOG = log.getLogger(__name__)
 
@@ -42,8 +44,6 @@ CHUNK_SIZE = 1000
 IN_CHUNK = 1000
 #: Times a batch is retried whole after losing a race to another writer.
 BATCH_ATTEMPTS = 3
-
-_DEFAULT_DBAPI = {"postgresql": "psycopg", "mysql": "pymysql"}
 
 _OPERATORS = {
     "eq": lambda col, v: col == v,
@@ -66,17 +66,6 @@ def _chunks(items, size):
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def make_url(url: str) -> sa.engine.URL:
-    """Parse ``url``, naming our default DBAPI when none is given."""
-    parsed = sa.engine.make_url(url)
-    backend = parsed.get_backend_name()
-    if parsed.drivername == backend and backend in _DEFAULT_DBAPI:
-        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DBAPI[backend]}")
-    if backend == "mysql" and "charset" not in parsed.query:
-        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-    return parsed
 
 
 def _engine_options(url: sa.engine.URL, conf) -> dict:
@@ -111,7 +100,7 @@ def _on_sqlite_connect(dbapi_conn, _record):
 
 
 def create_engine(url: str, conf=None) -> sa.engine.Engine:
-    parsed = make_url(url)
+    parsed = urls.make_url(url, conf)
     engine = sa.create_engine(parsed, **_engine_options(parsed, conf))
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _on_sqlite_connect)
@@ -135,6 +124,31 @@ class Connection(base.Connection):
 
     def close(self):
         self.engine.dispose()
+
+    def _reconnecting(self, func, *args):
+        """Call ``func``, retrying while the database is unreachable.
+
+        A lost host (a PostgreSQL failover, a restart) shows up as an
+        OperationalError; the pool has then dropped its connections, and
+        a retry connects to whichever listed host answers as primary.
+        ``func`` must be safe to run again: writes are, since an event
+        whose first attempt did commit is found as a duplicate.
+        """
+        db = self.conf.database if self.conf is not None else None
+        retries = db.max_retries if db is not None else 10
+        interval = db.retry_interval if db is not None else 10
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_is_disconnect),
+            stop=tenacity.stop_after_attempt(
+                (retries if retries >= 0 else 10) + 1
+            ),
+            wait=tenacity.wait_exponential(
+                multiplier=0.2, max=max(interval, 0.2)
+            ),
+            before_sleep=_log_reconnect,
+            reraise=True,
+        )
+        return retrying(func, *args)
 
     # Schema
 
@@ -207,7 +221,9 @@ class Connection(base.Connection):
                 continue
             accepted[event.message_id] = (event, raw)
         if accepted:
-            rejected.extend(self._store(list(accepted.values())))
+            rejected.extend(
+                self._reconnecting(self._store, list(accepted.values()))
+            )
         return rejected
 
     def _store(self, prepared):
@@ -411,12 +427,13 @@ class Connection(base.Connection):
             )
         return conditions
 
-    def _find_marker(self, conn, conditions, marker):
-        row = conn.execute(
-            sa.select(t.event.c.generated, t.event.c.message_id).where(
-                t.event.c.message_id == marker, *conditions
-            )
-        ).first()
+    def _find_marker(self, conditions, marker):
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.event.c.generated, t.event.c.message_id).where(
+                    t.event.c.message_id == marker, *conditions
+                )
+            ).first()
         if row is None:
             raise storage.InvalidMarker(f"marker {marker!r} not found")
         return {"generated": row.generated, "message_id": row.message_id}
@@ -443,10 +460,9 @@ class Connection(base.Connection):
         conditions = self._filter_conditions(event_filter)
         position = None
         if pagination.marker is not None:
-            with self.engine.connect() as conn:
-                position = self._find_marker(
-                    conn, conditions, pagination.marker
-                )
+            position = self._reconnecting(
+                self._find_marker, conditions, pagination.marker
+            )
         return self._stream(conditions, pagination, position)
 
     def _stream(self, conditions, pagination, position):
@@ -475,9 +491,7 @@ class Connection(base.Connection):
             )
             if position is not None:
                 query = query.where(self._after(pagination.sort, position))
-            with self.engine.connect() as conn:
-                rows = conn.execute(query).all()
-                traits = self._traits_of(conn, [row.id for row in rows])
+            rows, traits = self._reconnecting(self._fetch_chunk, query)
             yield from (
                 models.Event(
                     message_id=row.message_id,
@@ -497,6 +511,11 @@ class Connection(base.Connection):
             }
             if remaining is not None:
                 remaining -= len(rows)
+
+    def _fetch_chunk(self, query):
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            return rows, self._traits_of(conn, [row.id for row in rows])
 
     def _traits_of(self, conn, event_ids):
         traits = {}
@@ -622,6 +641,22 @@ def _is_transient(exc: sa_exc.DBAPIError) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in _TRANSIENT_MYSQL
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # Refused connections and hosts lost mid-statement. Deadlocks are
+    # OperationalErrors too, but _store retries those itself.
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def _log_reconnect(state):
+    LOG.warning(
+        "Database unreachable (attempt %d), reconnecting: %s",
+        state.attempt_number,
+        state.outcome.exception(),
+    )
 
 
 def _duplicate(message_id, where):

@@ -114,11 +114,14 @@ def required():
     return {name.strip() for name in names.split(",") if name.strip()}
 
 
-def make_conf(url, **overrides):
-    """A fresh ConfigOpts pointing at ``url``."""
+def make_conf(url, overrides=None):
+    """A fresh ConfigOpts pointing at ``url``.
+
+    ``overrides`` maps ``(group, name)`` to a value.
+    """
     conf = service.prepare_service([], config_files=[])
     conf.set_override("connection", url, group="database")
-    for (group, name), value in overrides.items():
+    for (group, name), value in (overrides or {}).items():
         conf.set_override(name, value, group=group)
     return conf
 

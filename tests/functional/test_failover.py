@@ -1,0 +1,210 @@
+"""PostgreSQL host lists and a real failover.
+
+Two throwaway PostgreSQL servers are started on free loopback ports: a
+primary and a streaming-replication standby made by pg_basebackup. The
+connection URL lists the standby first, so the service has to pick the
+writable host itself; then the primary is killed, the standby promoted,
+and writing goes on with nothing lost and nothing stored twice.
+"""
+
+import datetime
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from sqlalchemy import event as sa_event
+
+from panko_like import storage
+from panko_like.storage import models
+from tests.functional import backends
+from tests.functional.backends import make_conf
+
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(*command, **kwargs):
+    if os.geteuid() == 0:
+        command = ("runuser", "-u", "postgres", "--", *command)
+    return subprocess.run(command, check=True, capture_output=True,
+                          timeout=120, stdin=subprocess.DEVNULL, **kwargs)
+
+
+class Server:
+    """One PostgreSQL server in a temporary directory."""
+
+    def __init__(self, root, name):
+        self.dir = os.path.join(root, name)
+        self.port = _free_port()
+        self.bin = PG_BIN[-1]
+
+    def tool(self, name, *args):
+        return _as_postgres(os.path.join(self.bin, name), *args)
+
+    def initdb(self):
+        self.tool("initdb", "-D", self.dir, "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
+
+    def basebackup_of(self, primary):
+        self.tool("pg_basebackup", "-h", "127.0.0.1", "-p",
+                  str(primary.port), "-U", "postgres", "-D", self.dir,
+                  "-R", "-X", "stream", "-c", "fast")
+
+    def start(self):
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                   f"-k {os.path.dirname(self.dir)} -c fsync=off")
+        self.tool("pg_ctl", "-D", self.dir, "-o", options, "-w",
+                  "-l", self.dir + ".log", "start")
+
+    def stop(self):
+        try:
+            self.tool("pg_ctl", "-D", self.dir, "-m", "immediate", "-w",
+                      "stop")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+
+    def promote(self):
+        self.tool("pg_ctl", "-D", self.dir, "-w", "promote")
+
+    def psql(self, sql, database="postgres"):
+        return self.tool("psql", "-h", "127.0.0.1", "-p", str(self.port),
+                         "-U", "postgres", "-d", database,
+                         "-Atc", sql).stdout.decode()
+
+
+def events(start, stop):
+    return [
+        models.Event(f"m{i:04d}", "failover.test",
+                     datetime.datetime(2026, 1, 1, 0, 0, i % 60, i),
+                     [models.Trait("i", models.INT_TYPE, i)])
+        for i in range(start, stop)
+    ]
+
+
+class TestFailover(unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        reason = None
+        if not PG_BIN:
+            reason = "PostgreSQL server binaries not installed"
+        elif os.geteuid() != 0 and os.environ.get("USER") != "postgres":
+            reason = "needs root or the postgres user to run servers"
+        if reason:
+            if "postgresql" in backends.required():
+                self.fail(reason)
+            self.skipTest(reason)
+        root = tempfile.mkdtemp(prefix="panko_like_failover_")
+        self.addCleanup(shutil.rmtree, root, ignore_errors=True)
+        os.chmod(root, 0o777)
+        self.primary = Server(root, "primary")
+        self.standby = Server(root, "standby")
+        self.primary.initdb()
+        self.primary.start()
+        self.addCleanup(self.primary.stop)
+        self.primary.psql("CREATE DATABASE events")
+        self.standby.basebackup_of(self.primary)
+        self.standby.start()
+        self.addCleanup(self.standby.stop)
+
+    def url(self, form):
+        hosts = [("127.0.0.1", self.standby.port),
+                 ("127.0.0.1", self.primary.port)]
+        if form == "libpq":
+            listed = ",".join(f"{h}:{p}" for h, p in hosts)
+            return f"postgresql://postgres@{listed}/events"
+        if form == "sqlalchemy":
+            query = "&".join(f"host={h}:{p}" for h, p in hosts)
+            return f"postgresql+psycopg://postgres@/events?{query}"
+        return ",".join(f"{h}:{p}" for h, p in hosts) + "/events"
+
+    def connect(self, form):
+        url = self.url(form)
+        conf = make_conf(url, {("database", "user"): "postgres",
+                               ("database", "retry_interval"): 1,
+                               ("database", "max_retries"): 20})
+        conn = storage.get_connection(url, conf)
+        self.addCleanup(conn.close)
+        return conn
+
+    def wait_replicated(self, count):
+        for _ in range(100):
+            try:
+                replicated = self.standby.psql(
+                    "SELECT count(*) FROM event", "events").strip()
+            except subprocess.CalledProcessError:
+                replicated = None  # the table itself is not there yet
+            if replicated == str(count):
+                return
+            time.sleep(0.1)
+        self.fail("the standby did not catch up")
+
+    def test_every_url_form_finds_the_primary(self):
+        for form in ("libpq", "sqlalchemy", "bare"):
+            with self.subTest(form=form):
+                conn = self.connect(form)
+                conn.upgrade()
+                with conn.engine.connect() as c:
+                    port = c.exec_driver_sql(
+                        "SELECT current_setting('port')").scalar()
+                self.assertEqual(str(self.primary.port), port)
+
+    def test_writes_survive_a_failover(self):
+        conn = self.connect("libpq")
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 100)))
+        self.wait_replicated(100)
+
+        self.primary.stop()
+        self.standby.promote()
+
+        # The pool still holds connections to the dead primary: the
+        # write notices, reconnects to the promoted standby and goes on.
+        rejected = conn.record_events(events(50, 200))
+        self.assertEqual(
+            [f"m{i:04d}" for i in range(50, 100)],
+            sorted(r.message_id for r in rejected),
+        )
+        self.assertEqual({models.Problem.DUPLICATE},
+                         {r.problem for r in rejected})
+        stored = [e.message_id
+                  for e in conn.get_events(storage.EventFilter())]
+        self.assertEqual(200, len(stored))
+        self.assertEqual(sorted(f"m{i:04d}" for i in range(200)),
+                         sorted(stored))
+        with conn.engine.connect() as c:
+            port = c.exec_driver_sql(
+                "SELECT current_setting('port')").scalar()
+        self.assertEqual(str(self.standby.port), port)
+
+    def test_write_in_flight_during_failover(self):
+        conn = self.connect("libpq")
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 10)))
+        self.wait_replicated(10)
+        crashed = []
+
+        def crash_primary(_conn, _cursor, statement, *_args):
+            # The primary dies between the batch's event rows and its
+            # trait rows: the transaction can neither commit nor vanish
+            # silently.
+            if not crashed and statement.startswith("INSERT INTO trait_int"):
+                crashed.append(True)
+                self.primary.stop()
+                self.standby.promote()
+
+        sa_event.listen(conn.engine, "before_cursor_execute", crash_primary)
+        self.assertEqual([], conn.record_events(events(10, 60)))
+        self.assertTrue(crashed)
+        got = {e.message_id: [(t.name, t.value) for t in e.traits]
+               for e in conn.get_events(storage.EventFilter())}
+        self.assertEqual({f"m{i:04d}": [("i", i)] for i in range(60)}, got)
