@@ -289,7 +289,7 @@ class Connection(base.Connection):
             found.update(
                 conn.scalars(
                     sa.select(t.event.c.message_id).where(
-                        t.event.c.message_id.in_(chunk)
+                        _in(t.event.c.message_id, chunk, self.dialect)
                     )
                 )
             )
@@ -387,17 +387,23 @@ class Connection(base.Connection):
             {"n": len(todo)},
         ).all()
         traits = {table.name: [] for table, _ in t.TABLE_DTYPES}
-        events = []
-        for event_id, (event, raw) in zip(ids, todo, strict=True):
-            events.append((
-                event_id, event.message_id, event.generated, raw,
-                type_ids[event.event_type], _project_id(event),
-            ))
-            for trait in event.traits:
-                traits[t.TRAIT_TABLES[trait.dtype].name].append(
-                    (event_id, trait.name, trait.value)
+        tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
+
+        def events():
+            # Rows are made while COPY streams the ones before them, so
+            # the server works on them meanwhile.
+            for event_id, (event, raw) in zip(ids, todo, strict=True):
+                for trait in event.traits:
+                    traits[tables[trait.dtype]].append(
+                        (event_id, trait.name, trait.value)
+                    )
+                yield (
+                    event_id, event.message_id, event.generated, raw,
+                    type_ids[event.event_type], _project_id(event),
                 )
-        _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES, events)
+
+        _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES,
+              events())
         for table, _ in t.TABLE_DTYPES:
             if traits[table.name]:
                 _copy(conn, table.name, ("event_id", "key", "value"),
@@ -736,6 +742,18 @@ def _log_reconnect(state):
     )
 
 
+def _in(column, values, dialect):
+    """``column IN values``; one array parameter on PostgreSQL.
+
+    A list of a thousand parameters costs PostgreSQL more to plan than
+    the query costs to run.
+    """
+    if dialect == "postgresql":
+        array = pg_dialect.ARRAY(column.type)
+        return column == sa.any_(sa.bindparam(None, list(values), array))
+    return column.in_(values)
+
+
 def _type_id(event_type):
     return (
         sa.select(t.event_type.c.id)
@@ -761,7 +779,7 @@ def _traits_query(event_ids, dialect):
                 table.c.key,
                 sa.literal(dtype, sa.Integer),
                 *values,
-            ).where(table.c.event_id.in_(event_ids))
+            ).where(_in(table.c.event_id, event_ids, dialect))
         )
     return sa.union_all(*parts)
 
