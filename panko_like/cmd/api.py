@@ -8,6 +8,7 @@ requests in flight finish within ``[api] graceful_shutdown_timeout``
 seconds and exits 0.
 """
 
+import ipaddress
 import os
 import sys
 
@@ -84,8 +85,9 @@ CLI_OPTS = [
 class Server(gunicorn_base.BaseApplication):
     """gunicorn's arbiter, configured from a ConfigOpts."""
 
-    def __init__(self, conf: cfg.ConfigOpts):
+    def __init__(self, conf: cfg.ConfigOpts, application):
         self.conf = conf
+        self.application = application
         super().__init__(prog="panko-like-api")
 
     def load_config(self):
@@ -97,8 +99,6 @@ class Server(gunicorn_base.BaseApplication):
             "graceful_timeout": api.graceful_shutdown_timeout,
             "timeout": api.worker_timeout,
             "proc_name": "panko-like-api",
-            # Each worker builds its own app after the fork.
-            "preload_app": False,
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25 opens a management socket in $HOME; the
@@ -108,11 +108,7 @@ class Server(gunicorn_base.BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        # Imported in the worker: pecan and the policy engine are only
-        # needed where requests are served.
-        from panko_like.api import app
-
-        return app.setup_app(self.conf)
+        return self.application
 
 
 def _apply_command_line(conf: cfg.ConfigOpts) -> None:
@@ -124,6 +120,37 @@ def _apply_command_line(conf: cfg.ConfigOpts) -> None:
             conf.set_override(name, value, group="api")
         except ValueError as exc:
             sys.exit(f"configuration error: --{name} {value}: {exc}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_defaults(conf: cfg.ConfigOpts) -> None:
+    """No configuration file at all: a local, single-user service.
+
+    There is no Keystone to ask, so requests are trusted with the
+    identity their X-User-Id, X-Project-Id and X-Roles headers claim,
+    which is only acceptable on a loopback address.
+    """
+    if not _is_loopback(conf.api.host):
+        sys.exit(
+            f"refusing to listen on {conf.api.host} without a "
+            "configuration file: requests would not be authenticated. "
+            "Set [api] auth_mode (and [keystone_authtoken]) in a "
+            "configuration file, or listen on 127.0.0.1."
+        )
+    conf.set_default("auth_mode", "noauth", group="api")
+    LOG.warning(
+        "No configuration file: serving the embedded database in %s on "
+        "%s with auth_mode noauth (identity taken from the request "
+        "headers)", conf.data_dir, conf.api.host,
+    )
 
 
 def _embedded(conf: cfg.ConfigOpts) -> bool:
@@ -143,6 +170,23 @@ def _check_storage(conf: cfg.ConfigOpts) -> None:
         conn.close()
 
 
+def _build_app(conf: cfg.ConfigOpts):
+    """The WSGI application, built once in the arbiter.
+
+    Safe to fork: the application opens its storage connections on
+    first use, so each worker gets its own pool.
+    """
+    # Not at module level: panko_like.opts imports this module for its
+    # options, and every other command would load the API with it.
+    from panko_like.api import app
+
+    try:
+        return app.setup_app(conf)
+    except Exception as exc:  # one line for the operator, details logged
+        LOG.debug("Building the application failed", exc_info=True)
+        sys.exit(f"cannot build the API application: {exc}")
+
+
 def main(argv=None):
     """Serve the API until SIGTERM or SIGINT."""
     conf = cmd.prepare(
@@ -150,10 +194,9 @@ def main(argv=None):
     )
     _apply_command_line(conf)
     if not conf.config_file and not conf.config_dir:
-        # No configuration at all: a local, single-user service on the
-        # embedded database, where there is no Keystone to ask.
-        conf.set_default("auth_mode", "noauth", group="api")
+        _local_defaults(conf)
     _check_storage(conf)
+    application = _build_app(conf)
     LOG.info("Serving the API on %s:%d with %d workers",
              conf.api.host, conf.api.port, conf.api.workers)
-    Server(conf).run()
+    Server(conf, application).run()
