@@ -6,7 +6,6 @@ import unittest
 
 from tests.functional import apiserver
 
-
 NO_SYSTEM_CONFIG = not any(
     os.path.exists(path) for path in (
         "/etc/panko_like/panko_like.conf", "/etc/panko_like.conf",
