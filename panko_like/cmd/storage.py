@@ -11,10 +11,7 @@ LOG = log.getLogger(__name__)
 
 def _connect(argv):
     conf = cmd.prepare(argv)
-    try:
-        return conf, storage.get_connection_from_config(conf)
-    except Exception as exc:  # a clear one-line error, not a traceback
-        sys.exit(f"cannot connect to the storage: {exc}")
+    return conf, cmd.connect(conf)
 
 
 def dbsync(argv=None):
