@@ -446,8 +446,12 @@ class Connection(base.Connection):
         try:
             self.events.insert_many(documents, ordered=False)
         except mongo_errors.BulkWriteError as exc:
-            return self._rejected_by_server(documents, exc.details)
-        return []
+            details = exc.details
+        else:
+            return []
+        # Outside the except block: oslo.log would attach the exception,
+        # whose text holds every refused document, raw payload included.
+        return self._rejected_by_server(documents, details)
 
     @staticmethod
     def _rejected_by_server(documents, details):
