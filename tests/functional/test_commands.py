@@ -99,40 +99,38 @@ globals().update(backends.make_test_cases(CommandScenarios))
 class TestCommandErrors(backends.BackendTestCase):
     auto_upgrade = False
 
-    def test_unreachable_database_is_a_clear_error(self):
-        path = os.path.join(tempfile.mkdtemp(), "c.conf")
+    def write_file(self, text):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "c.conf")
         with open(path, "w") as f:
-            f.write("[database]\n"
-                    "connection = postgresql://u@127.0.0.1:9/db\n"
-                    "max_retries = 0\n")
-        result = run("panko-like-dbsync", "--config-file", path, check=False)
+            f.write(text)
+        return path
+
+    def assert_clear_error(self, command, path, *fragments):
+        result = run(command, "--config-file", path, check=False)
         self.assertNotEqual(0, result.returncode)
-        self.assertIn("cannot connect to the storage", result.stderr)
+        for fragment in fragments:
+            self.assertIn(fragment, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+    def test_unreachable_database_is_a_clear_error(self):
+        path = self.write_file("[database]\n"
+                               "connection = postgresql://u@127.0.0.1:9/db\n"
+                               "max_retries = 0\n")
+        self.assert_clear_error("panko-like-dbsync", path,
+                                "cannot connect to the storage")
 
     def test_unknown_scheme_is_a_clear_error(self):
-        path = os.path.join(tempfile.mkdtemp(), "c.conf")
-        with open(path, "w") as f:
-            f.write("[database]\nconnection = nosuch://x\n")
-        result = run("panko-like-expirer", "--config-file", path,
-                     check=False)
-        self.assertNotEqual(0, result.returncode)
-        self.assertIn("no storage driver for scheme 'nosuch'", result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
+        path = self.write_file("[database]\nconnection = nosuch://x\n")
+        self.assert_clear_error("panko-like-expirer", path,
+                                "no storage driver for scheme 'nosuch'")
 
     def test_missing_config_file_is_a_clear_error(self):
-        result = run("panko-like-dbsync", "--config-file", "/nonexistent",
-                     check=False)
-        self.assertNotEqual(0, result.returncode)
-        self.assertNotIn("Traceback", result.stderr)
+        self.assert_clear_error("panko-like-dbsync", "/nonexistent")
 
     def test_bad_option_value_is_a_clear_error(self):
-        path = os.path.join(tempfile.mkdtemp(), "c.conf")
-        with open(path, "w") as f:
-            f.write("[database]\nevents_delete_batch_size = -5\n")
-        result = run("panko-like-expirer", "--config-file", path,
-                     check=False)
-        self.assertNotEqual(0, result.returncode)
-        self.assertIn("configuration error", result.stderr)
-        self.assertIn("events_delete_batch_size", result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
+        path = self.write_file("[database]\nevents_delete_batch_size = -5\n")
+        self.assert_clear_error("panko-like-expirer", path,
+                                "configuration error",
+                                "events_delete_batch_size")

@@ -91,6 +91,13 @@ def events(start, stop):
     ]
 
 
+def serving_port(conn):
+    """The port of the server ``conn`` writes to now."""
+    with conn.engine.connect() as c:
+        return int(c.exec_driver_sql(
+            "SELECT current_setting('port')").scalar())
+
+
 class TestFailover(unittest.TestCase):
     def setUp(self):
         super().setUp()
@@ -153,10 +160,7 @@ class TestFailover(unittest.TestCase):
             with self.subTest(form=form):
                 conn = self.connect(form)
                 conn.upgrade()
-                with conn.engine.connect() as c:
-                    port = c.exec_driver_sql(
-                        "SELECT current_setting('port')").scalar()
-                self.assertEqual(str(self.primary.port), port)
+                self.assertEqual(self.primary.port, serving_port(conn))
 
     def test_writes_survive_a_failover(self):
         conn = self.connect("libpq")
@@ -181,10 +185,7 @@ class TestFailover(unittest.TestCase):
         self.assertEqual(200, len(stored))
         self.assertEqual(sorted(f"m{i:04d}" for i in range(200)),
                          sorted(stored))
-        with conn.engine.connect() as c:
-            port = c.exec_driver_sql(
-                "SELECT current_setting('port')").scalar()
-        self.assertEqual(str(self.standby.port), port)
+        self.assertEqual(self.standby.port, serving_port(conn))
 
     def test_write_in_flight_during_failover(self):
         conn = self.connect("libpq")
