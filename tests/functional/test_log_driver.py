@@ -7,8 +7,11 @@ import shutil
 import tempfile
 import unittest
 
+import webtest
+
 import panko_like
 from panko_like import storage
+from panko_like.api import app
 from panko_like.storage import impl_log, models
 from tests.functional import backends
 from tests.functional.test_commands import run
@@ -124,3 +127,54 @@ class TestLogDriverCommands(unittest.TestCase):
         self.assertIn("cannot expire events: clear_expired_data is not "
                       "implemented", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+
+class TestLogDriverAPI(unittest.TestCase):
+    """Through the real WSGI stack: ingestion works, queries are 501."""
+
+    ADMIN = {"X-User-Id": "admin", "X-Project-Id": "p", "X-Roles": "admin"}
+
+    def setUp(self):
+        super().setUp()
+        conf = backends.make_conf("log://")
+        conf.set_override("auth_mode", "noauth", group="api")
+        wsgi = app.setup_app(conf)
+        self.addCleanup(wsgi.storage_holder.close)
+        self.app = webtest.TestApp(wsgi)
+
+    def test_queries_answer_501(self):
+        for method, path in (
+                ("GET", "/v2/events"),
+                ("GET", "/v2/events?q.field=flavor&q.value=x"),
+                ("GET", "/v2/events/m-1"),
+                ("DELETE", "/v2/events/m-1"),
+                ("GET", "/v2/event_types"),
+                ("GET", "/v2/event_types/t/traits"),
+                ("GET", "/v2/event_types/t/traits/n")):
+            with self.subTest(method=method, path=path):
+                response = self.app.request(
+                    path, method=method, headers=self.ADMIN, status=501)
+                error = response.json["error_message"]
+                self.assertEqual("Server", error["faultcode"])
+                self.assertIn("not implemented by the "
+                              "panko_like.storage.impl_log driver",
+                              error["faultstring"])
+
+    def test_ingestion_is_logged(self):
+        body = [{"message_id": "m-1", "event_type": "t",
+                 "generated": "2026-01-01T00:00:00",
+                 "traits": [["project_id", 1, "p"]], "raw": {"k": "v"}}]
+        with self.assertLogs(LOGGER, logging.INFO) as logs:
+            response = self.app.post_json(
+                "/v2/events", body, headers=self.ADMIN, status=201)
+        self.assertEqual({"stored": 1, "duplicates": []}, response.json)
+        self.assertIn('message_id="m-1"', logs.output[0])
+
+    def test_healthy(self):
+        self.app.get("/healthcheck", status=200)
+
+    def test_capabilities(self):
+        caps = self.app.get("/v2/capabilities", headers=self.ADMIN).json
+        self.assertIs(False, caps["api"]["events:query:simple"])
+        self.assertIs(False,
+                      caps["event_storage"]["storage:production_ready"])
