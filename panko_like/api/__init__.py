@@ -1,0 +1,47 @@
+"""The v2 REST API: a pecan application behind oslo.middleware."""
+
+from oslo_config import cfg
+
+OPTS = [
+    cfg.StrOpt(
+        "auth_mode",
+        default="keystone",
+        choices=[
+            ("keystone", "Keystone tokens, checked by keystonemiddleware's "
+             "auth_token ([keystone_authtoken] options)."),
+            ("noauth", "Trust the X-User-Id, X-Project-Id and X-Roles "
+             "headers: for tests and setups behind a trusted proxy."),
+        ],
+        help="How requests are authenticated.",
+    ),
+    cfg.IntOpt(
+        "default_api_return_limit",
+        default=100,
+        min=1,
+        help="How many events GET /v2/events returns when the request "
+        "gives no limit.",
+    ),
+    cfg.IntOpt(
+        "max_limit",
+        default=10000,
+        min=1,
+        help="The largest number of events one GET /v2/events returns; "
+        "a larger limit is lowered to this.",
+    ),
+    cfg.IntOpt(
+        "max_request_body_size",
+        default=16 * 1024 * 1024,
+        min=1024,
+        max=1024 * 1024 * 1024,
+        help="Largest request body, in bytes; a larger one is refused "
+        "with 413.",
+    ),
+    cfg.IntOpt(
+        "max_events_per_request",
+        default=10000,
+        min=1,
+        max=1000000,
+        help="Most events one POST /v2/events may carry; more are "
+        "refused with 413.",
+    ),
+]

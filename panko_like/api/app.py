@@ -1,0 +1,95 @@
+"""The WSGI application: pecan app and its middleware pipeline.
+
+Outermost first: CORS (``[cors]``), http_proxy_to_wsgi
+(``[oslo_middleware] enable_proxy_headers_parsing``), request id, then
+by path: ``/`` the versions document, ``/healthcheck`` oslo.middleware's
+healthcheck (storage check + disable-by-file), anything else the
+authenticated v2 API.
+"""
+
+import pecan
+from oslo_middleware import cors, http_proxy_to_wsgi, request_id
+from oslo_middleware.healthcheck import Healthcheck
+from oslo_middleware.healthcheck import opts as healthcheck_opts
+
+from panko_like.api import auth, errors, healthcheck, hooks, policies
+from panko_like.api.controllers import root
+
+CORS_DEFAULTS = {
+    "allow_headers": [
+        "Content-Type", "Cache-Control", "Content-Language", "Expires",
+        "Last-Modified", "Pragma", "X-Auth-Token", "X-Openstack-Request-Id",
+        "X-User-Id", "X-Project-Id", "X-Roles",
+    ],
+    "expose_headers": ["X-Openstack-Request-Id"],
+    "allow_methods": ["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
+}
+HEALTHCHECK_DEFAULTS = {
+    "backends": ["panko_like_storage", "disable_by_file"],
+    "disable_by_file_path": "/var/run/panko_like/healthcheck_disable",
+}
+
+
+def _set_defaults(conf, group, options, defaults):
+    conf.register_opts(options, group=group)
+    for name, value in defaults.items():
+        conf.set_default(name, value, group=group)
+
+
+def setup_app(conf):
+    """Build the WSGI application for ``conf`` (a ConfigOpts).
+
+    The storage connection is opened on the first request that needs
+    it, so a server may build the app and then fork its workers.
+    """
+    holder = hooks.StorageHolder(conf)
+    enforcer = policies.make_enforcer(conf)
+    pecan_app = pecan.Pecan(
+        root.RootController(),
+        hooks=[hooks.ContextHook(conf, holder, enforcer)],
+        force_canonical=False,
+        guess_content_type_from_ext=False,
+    )
+    api = errors.ErrorMiddleware(auth.authenticate(pecan_app, conf), conf)
+    app = _Dispatcher(
+        versions=errors.ErrorMiddleware(pecan_app, conf),
+        health=_healthcheck(conf, holder),
+        api=api,
+    )
+    app = request_id.RequestId(app)
+    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    _set_defaults(conf, "cors", cors.CORS_OPTS, CORS_DEFAULTS)
+    app = cors.CORS(app, conf)
+    app.storage_holder = holder
+    return app
+
+
+def _healthcheck(conf, holder):
+    _set_defaults(
+        conf, "healthcheck",
+        healthcheck_opts.HEALTHCHECK_OPTS
+        + healthcheck_opts.DISABLE_BY_FILE_OPTS,
+        HEALTHCHECK_DEFAULTS,
+    )
+    app = Healthcheck(None, conf)
+    # The middleware hands this same dict to its backends: the storage
+    # backend finds this app's connection there.
+    app.conf[healthcheck.HOLDER_KEY] = holder
+    return app
+
+
+class _Dispatcher:
+    """Send ``/`` and ``/healthcheck`` around the authentication."""
+
+    def __init__(self, versions, health, api):
+        self.versions = versions
+        self.health = health
+        self.api = api
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        if path == "":
+            return self.versions(environ, start_response)
+        if path == "/healthcheck":
+            return self.health(environ, start_response)
+        return self.api(environ, start_response)

@@ -1,0 +1,178 @@
+"""``/v2/events``: list, show, ingest and delete events."""
+
+import webob
+
+from panko_like import storage
+from panko_like.api import errors, rbac
+from panko_like.api.controllers.v2 import query
+from panko_like.storage import models
+
+EVENT_KEYS = {"message_id", "event_type", "generated", "traits", "raw",
+              # Ceilometer's http:// publisher signs each event.
+              "message_signature"}
+TRAIT_KEYS = {"name", "type", "value"}
+
+
+def trait_body(trait):
+    return {"name": trait.name, "type": trait.type_name,
+            "value": trait.value_as_text()}
+
+
+def event_body(event):
+    return {
+        "message_id": event.message_id,
+        "event_type": event.event_type,
+        "generated": models.format_datetime(event.generated),
+        "traits": [trait_body(t) for t in event.traits],
+        "raw": event.raw,
+    }
+
+
+def _visible_filter(request, identity, filters):
+    admin = rbac.is_admin(request, identity)
+    return query.event_filter(filters, identity, admin)
+
+
+def index(request, response):
+    identity = rbac.enforce(request, "telemetry:events:index")
+    args = query.list_arguments(request)
+    event_filter = _visible_filter(request, identity, args["q"])
+    pagination = query.pagination(args, request.conf)
+    conn = request.storage_holder.get()
+    try:
+        events = conn.get_events(event_filter, pagination)
+    except storage.InvalidMarker:
+        raise errors.BadRequest(f"Marker {pagination.marker} not found.")
+    return [event_body(e) for e in events]
+
+
+def show(request, response, message_id):
+    identity = rbac.enforce(request, "telemetry:events:show")
+    event_filter = _visible_filter(request, identity, [])
+    event_filter.message_id = message_id
+    conn = request.storage_holder.get()
+    found = list(conn.get_events(event_filter, storage.Pagination(limit=1)))
+    if not found:
+        raise errors.NotFound(f"Event {message_id} Not Found")
+    return event_body(found[0])
+
+
+def delete(request, response, message_id):
+    rbac.enforce(request, "telemetry:events:delete")
+    conn = request.storage_holder.get()
+    if not conn.delete_events(storage.EventFilter(message_id=message_id)):
+        raise errors.NotFound(f"Event {message_id} Not Found")
+    return webob.Response(status=204)
+
+
+def create(request, response):
+    rbac.enforce(request, "telemetry:events:create")
+    api = request.conf.api
+    body = query.parse_json(query.read_body(request))
+    if not isinstance(body, list):
+        raise errors.BadRequest("The body must be a JSON list of events.")
+    if len(body) > api.max_events_per_request:
+        raise errors.TooLarge(
+            f"{len(body)} events in one request; at most "
+            f"{api.max_events_per_request} are accepted "
+            "([api] max_events_per_request)."
+        )
+    events, rejected = [], []
+    for item in body:
+        try:
+            events.append(event_from_json(item))
+        except models.InvalidEvent as exc:
+            rejected.append(models.Rejected(
+                _message_id_of(item), exc.problem, exc.reason))
+    conn = request.storage_holder.get()
+    rejected.extend(conn.record_events(events) if events else [])
+    return _ingest_answer(response, len(body), rejected)
+
+
+def _ingest_answer(response, total, rejected):
+    duplicates = [r.message_id for r in rejected
+                  if r.problem == models.Problem.DUPLICATE]
+    failed = [r for r in rejected if r.problem != models.Problem.DUPLICATE]
+    stored = total - len(rejected)
+    if not failed:
+        response.status = 201
+        return {"stored": stored, "duplicates": duplicates}
+    error = errors.BadRequest
+    if all(r.problem == models.Problem.UNKNOWN for r in failed):
+        error = errors.ServerError
+    raise error(
+        f"{len(failed)} of {total} events were not stored; see "
+        "\"rejected\".",
+        extra={
+            "stored": stored,
+            "duplicates": duplicates,
+            "rejected": [
+                {"message_id": r.message_id, "problem": str(r.problem),
+                 "reason": r.reason}
+                for r in failed
+            ],
+        },
+    )
+
+
+def _message_id_of(item):
+    if isinstance(item, dict) and isinstance(item.get("message_id"), str):
+        return item["message_id"]
+    return None
+
+
+def _invalid(reason):
+    return models.InvalidEvent(models.Problem.INVALID, reason)
+
+
+def event_from_json(item):
+    """An Event from the API's shape or Ceilometer's; raise InvalidEvent."""
+    if not isinstance(item, dict):
+        raise _invalid("an event must be a JSON object")
+    unknown = set(item) - EVENT_KEYS
+    if unknown:
+        raise _invalid(f"unknown keys: {', '.join(sorted(unknown))}")
+    if "generated" not in item:
+        raise _invalid("generated is missing")
+    try:
+        generated = models.parse_datetime(item["generated"])
+    except ValueError as exc:
+        raise _invalid(f"generated: {exc}")
+    traits = item.get("traits") or []
+    if not isinstance(traits, list):
+        raise _invalid("traits must be a list")
+    event = models.Event(
+        message_id=item.get("message_id"),
+        event_type=item.get("event_type"),
+        generated=generated,
+        traits=[_trait_from_json(t) for t in traits],
+        raw=item.get("raw"),
+    )
+    event.validate()
+    return event
+
+
+def _trait_from_json(item):
+    # The API's {"name", "type", "value"}, or Ceilometer's
+    # [name, dtype, value] with Panko's numbers.
+    if isinstance(item, dict):
+        if set(item) - TRAIT_KEYS or "name" not in item:
+            raise _invalid(f"a trait is {{name, type, value}}: {item!r}")
+        name, dtype, value = item["name"], item.get("type", "string"), \
+            item.get("value")
+    elif isinstance(item, list) and len(item) == 3:
+        name, dtype, value = item
+    else:
+        raise _invalid(f"a trait is {{name, type, value}} or "
+                       f"[name, dtype, value]: {item!r}")
+    return models.Trait.checked(name, _dtype(dtype), value)
+
+
+def _dtype(value):
+    if isinstance(value, str) and value in models.TYPE_BY_NAME:
+        return models.TYPE_BY_NAME[value]
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and value in models.TYPE_NAMES:
+        return value
+    raise models.InvalidEvent(
+        models.Problem.INCOMPATIBLE_TRAIT, f"unknown trait type {value!r}")

@@ -1,0 +1,72 @@
+"""Routing of ``/v2/...`` to the handlers, by path and method."""
+
+import pecan
+
+from panko_like.api import errors
+from panko_like.api.controllers.v2 import capabilities, event_types, events
+
+
+class MethodNotAllowed(errors.APIError):
+    status = 405
+
+    def __init__(self, method, allowed):
+        super().__init__(
+            f"Method {method} is not allowed here; allowed: "
+            f"{', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+
+# (path pattern, {method: handler}); "*" matches one path segment.
+ROUTES = [
+    (("capabilities",), {"GET": capabilities.get}),
+    (("events",), {"GET": events.index, "POST": events.create}),
+    (("events", "*"), {"GET": events.show, "DELETE": events.delete}),
+    (("event_types",), {"GET": event_types.index}),
+    (("event_types", "*", "traits"), {"GET": event_types.trait_types}),
+    (("event_types", "*", "traits", "*"), {"GET": event_types.traits}),
+]
+
+
+def _match(pattern, parts):
+    if len(pattern) != len(parts):
+        return None
+    args = []
+    for expected, part in zip(pattern, parts, strict=True):
+        if expected == "*":
+            args.append(part)
+        elif expected != part:
+            return None
+    return args
+
+
+class V2Controller:
+    @pecan.expose()
+    def _route(self, args, request):
+        parts = list(args)
+        if parts and parts[-1] == "":
+            parts.pop()
+        for pattern, methods in ROUTES:
+            found = _match(pattern, parts)
+            if found is None:
+                continue
+            method = "GET" if request.method == "HEAD" else request.method
+            handler = methods.get(method)
+            if handler is None:
+                raise MethodNotAllowed(request.method, sorted(methods))
+            return _Call(handler, found).call, []
+        raise errors.NotFound("The resource could not be found.")
+
+
+class _Call:
+    """An exposed callable binding a handler to its path arguments."""
+
+    def __init__(self, handler, path_args):
+        self.handler = handler
+        self.path_args = path_args
+
+    @pecan.expose("json")
+    def call(self, *_args, **_kwargs):
+        # Query parameters are read by the handler itself from the
+        # request, with their repetitions; pecan's kwargs are ignored.
+        return self.handler(pecan.request, pecan.response, *self.path_args)

@@ -1,0 +1,54 @@
+"""Per-request access to the app's config, storage and policy.
+
+Built once per application by :func:`panko_like.api.app.setup_app`;
+nothing here is a module global, so two apps in one process (tests)
+never share a connection or a policy.
+"""
+
+import threading
+
+from pecan import hooks
+
+from panko_like import storage
+
+
+class StorageHolder:
+    """Connects to the storage on first use, once per process.
+
+    Lazy, so that a server forking workers after building the app opens
+    its connections in each worker, not in the parent.
+    """
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._conn is None:
+            with self._lock:
+                if self._conn is None:
+                    self._conn = storage.get_connection_from_config(
+                        self.conf
+                    )
+        return self._conn
+
+    def close(self):
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class ContextHook(hooks.PecanHook):
+    """Attach ``conf``, ``storage`` and ``enforcer`` to each request."""
+
+    def __init__(self, conf, holder, enforcer):
+        self.conf = conf
+        self.holder = holder
+        self.enforcer = enforcer
+
+    def on_route(self, state):
+        state.request.conf = self.conf
+        state.request.storage_holder = self.holder
+        state.request.enforcer = self.enforcer
