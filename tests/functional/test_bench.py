@@ -53,4 +53,9 @@ class BenchScenarios:
             any(f.startswith("h_first_page") for f in failures), failures)
 
 
-globals().update(backends.make_test_cases(BenchScenarios))
+# The tool measures the SQL driver (its floor is written in SQL).
+globals().update(
+    (name, case)
+    for name, case in backends.make_test_cases(BenchScenarios).items()
+    if case.backend_name in ("sqlite", "postgresql", "mysql")
+)
