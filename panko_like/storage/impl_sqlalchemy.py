@@ -670,12 +670,16 @@ class Connection(base.Connection):
     # Deletes
 
     def _delete_ids(self, conn, ids):
-        for chunk in _chunks(ids, IN_CHUNK):
+        # PostgreSQL takes the whole list as one array parameter.
+        size = len(ids) if self.dialect == "postgresql" else IN_CHUNK
+        for chunk in _chunks(ids, max(size, 1)):
             for table, _ in t.TABLE_DTYPES:
-                conn.execute(
-                    sa.delete(table).where(table.c.event_id.in_(chunk))
-                )
-            conn.execute(sa.delete(t.event).where(t.event.c.id.in_(chunk)))
+                conn.execute(sa.delete(table).where(
+                    _in(table.c.event_id, chunk, self.dialect)
+                ))
+            conn.execute(sa.delete(t.event).where(
+                _in(t.event.c.id, chunk, self.dialect)
+            ))
 
     def _delete_orphan_types(self, conn):
         summary = t.event_type_trait
@@ -831,7 +835,7 @@ def _executemany(conn, table, columns, rows):
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     processors = [
-        table.c[name].type._cached_bind_processor(dialect)
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in columns
     ]
     if any(processors):
