@@ -20,7 +20,8 @@ class BenchScenarios:
         result = run("panko-like-bench", "--url", self.admin_url(),
                      "-n", "2000", "--batch-size", "300", "--repeat", "3",
                      "--scan-repeat", "1", "--checkpoint", "900",
-                     "--json", out)
+                     "--api", "--api-seconds", "0.5",
+                     "--api-post-events", "600", "--json", out)
         self.assertIn("every answer checked: OK", result.stdout)
         with open(out) as f:
             figures = json.load(f)
@@ -28,7 +29,13 @@ class BenchScenarios:
         self.assertEqual(2000, figures["events"])
         self.assertGreater(figures["ingest"]["events_per_s"], 0)
         self.assertGreater(figures["floor"]["events_per_s"], 0)
-        self.assertEqual(1000, figures["expiry"]["events"])
+        # The API's POSTed events are expired with their older half.
+        self.assertEqual(600, figures["api"]["post"]["events"])
+        self.assertEqual(1300, figures["expiry"]["events"])
+        for shape in ("all_tenants_page", "own_project_page",
+                      "event_by_id"):
+            self.assertGreater(figures["api"][shape]["requests"], 0)
+        self.assertEqual(2600, figures["api"]["large_page"]["events"])
         self.assertEqual(
             sorted(name for name, _, _ in bench.queries(
                 bench.Expected(bench.Workload(1), 10), 1)),
