@@ -53,4 +53,5 @@ class BenchScenarios:
             any(f.startswith("h_first_page") for f in failures), failures)
 
 
-globals().update(backends.make_test_cases(BenchScenarios))
+globals().update(backends.make_test_cases(
+    BenchScenarios, names=backends.SQL_BACKENDS))
