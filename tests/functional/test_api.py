@@ -559,8 +559,8 @@ class IngestScenarios:
         for body, message in (
                 (b"{", None), (b"\xff", "The request body is not valid "
                                "UTF-8."),
-                (b'{"message_id": "x"}',
-                 "The body must be a JSON list of events.")):
+                (b'"x"', "The body must be a JSON list of events (or one "
+                         "event)."), (b"3", None)):
             response = self.app.post(
                 "/v2/events", body, headers=ADMIN_A,
                 content_type="application/json", status=400)
@@ -586,6 +586,24 @@ class IngestScenarios:
         self.assertError(response, 413)
         self.assertEqual([], self.ids(q(ALL_TENANTS)))
 
+    def test_ceilometer_unbatched_post(self):
+        response = self.post(self.CEILOMETER_EVENT)
+        self.assertEqual({"stored": 1, "duplicates": []}, response.json)
+
+    def test_anonymous_post_when_the_policy_allows_it(self):
+        # Ceilometer's http publisher sends no credentials.
+        self.assertError(self.post([self.API_EVENT], headers={},
+                                   status=403), 403,
+                         "RBAC Authorization Failed")
+        path = os.path.join(tempfile.mkdtemp(), "policy.yaml")
+        with open(path, "w") as f:
+            f.write('"telemetry:events:create": "@"\n')
+        self.conf.set_override("policy_file", path, group="oslo_policy")
+        app = self.make_app()
+        app.post_json("/v2/events", [self.API_EVENT], status=201)
+        self.assertError(app.get("/v2/events", status=403), 403)
+        self.assertEqual(["new-1"], self.ids(q(ALL_TENANTS)))
+
     def test_only_admins_post_and_delete(self):
         self.load()
         self.assertError(self.post([self.API_EVENT], headers=USER_A1,
@@ -602,9 +620,14 @@ class IngestScenarios:
                          self.ids(q(ALL_TENANTS)))
 
 
-class APIScenarios(RootScenarios, RBACScenarios, QueryScenarios,
-                   IngestScenarios):
+class APIScenarios(RBACScenarios, QueryScenarios, IngestScenarios):
     pass
 
 
 globals().update(backends.make_test_cases(APIScenarios, base=APITestCase))
+
+
+class RootTest(RootScenarios, APITestCase):
+    """The pipeline around the v2 API does not depend on the backend."""
+
+    backend_name = "sqlite"

@@ -66,11 +66,15 @@ def delete(request, response, message_id):
 
 
 def create(request, response):
-    rbac.enforce(request, "telemetry:events:create")
+    rbac.enforce(request, "telemetry:events:create", anonymous=True)
     api = request.conf.api
     body = query.parse_json(query.read_body(request))
+    if isinstance(body, dict):
+        # Ceilometer's publisher with batch=False posts one event alone.
+        body = [body]
     if not isinstance(body, list):
-        raise errors.BadRequest("The body must be a JSON list of events.")
+        raise errors.BadRequest(
+            "The body must be a JSON list of events (or one event).")
     if len(body) > api.max_events_per_request:
         raise errors.TooLarge(
             f"{len(body)} events in one request; at most "
