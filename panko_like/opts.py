@@ -3,6 +3,7 @@
 import itertools
 
 from panko_like import api, storage
+from panko_like.cmd import api as api_cmd
 from panko_like.storage.sqlalchemy import urls
 
 
@@ -11,5 +12,5 @@ def list_opts():
     return [
         ("DEFAULT", list(itertools.chain(storage.DEFAULT_OPTS))),
         ("database", list(itertools.chain(storage.OPTS, urls.OPTS))),
-        ("api", list(itertools.chain(api.OPTS))),
+        ("api", list(itertools.chain(api.OPTS, api_cmd.OPTS))),
     ]

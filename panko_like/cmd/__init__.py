@@ -5,6 +5,7 @@ import sys
 from oslo_config import cfg
 
 from panko_like import opts, service
+from panko_like import storage as storage_api  # cmd.storage shadows it
 
 
 def prepare(argv, **kwargs) -> cfg.ConfigOpts:
@@ -20,3 +21,12 @@ def prepare(argv, **kwargs) -> cfg.ConfigOpts:
     except (cfg.Error, ValueError) as exc:
         sys.exit(f"configuration error: {exc}")
     return conf
+
+
+def connect(conf: cfg.ConfigOpts):
+    """The configured storage connection, or a one-line exit."""
+    try:
+        return storage_api.get_connection_from_config(conf)
+    except Exception as exc:  # a clear one-line error, not a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
+        sys.exit(f"cannot connect to the storage: {reason}")

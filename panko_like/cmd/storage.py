@@ -4,6 +4,7 @@ import sys
 
 from oslo_log import log
 
+import panko_like
 from panko_like import cmd, storage
 
 LOG = log.getLogger(__name__)
@@ -11,10 +12,7 @@ LOG = log.getLogger(__name__)
 
 def _connect(argv):
     conf = cmd.prepare(argv)
-    try:
-        return conf, storage.get_connection_from_config(conf)
-    except Exception as exc:  # a clear one-line error, not a traceback
-        sys.exit(f"cannot connect to the storage: {exc}")
+    return conf, cmd.connect(conf)
 
 
 def dbsync(argv=None):
@@ -35,8 +33,11 @@ def expirer(argv=None):
         storage.DEFAULT_DELETE_BATCH
     )
     total = 0
-    while deleted := conn.clear_expired_data(ttl, batch):
-        total += deleted
-        LOG.info("Expired %d events so far", total)
+    try:
+        while deleted := conn.clear_expired_data(ttl, batch):
+            total += deleted
+            LOG.info("Expired %d events so far", total)
+    except panko_like.NotImplementedError as exc:
+        sys.exit(f"cannot expire events: {exc}")
     print(f"expired {total} events older than {ttl} seconds")
     conn.close()

@@ -8,10 +8,17 @@ A backend named in ``PANKO_LIKE_TEST_REQUIRE`` (comma separated, or
 never skip one silently.
 """
 
+import atexit
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 import unittest
+import urllib.parse
 import uuid
 
 import sqlalchemy as sa
@@ -101,9 +108,131 @@ class MySQLBackend(SQLServerBackend):
         return f"DROP DATABASE IF EXISTS `{name}`"
 
 
+#: The MongoDB wire-protocol server started when no MongoDB URL is set
+#: (SecantusDB, GPL-2.0: a test-only dependency, never shipped).
+SECANTUS = "secantusd-py"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SecantusServer:
+    """One in-memory SecantusDB per test process, started on first use."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.url = None
+        self.process = None
+
+    @staticmethod
+    def executable():
+        local = os.path.join(os.path.dirname(sys.executable), SECANTUS)
+        return local if os.path.exists(local) else shutil.which(SECANTUS)
+
+    def start(self) -> str:
+        with self.lock:
+            if self.url is None:
+                self.url = self._start()
+            return self.url
+
+    def _start(self):
+        import pymongo
+
+        port = _free_port()
+        self.log = tempfile.NamedTemporaryFile(
+            prefix="secantus_", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [self.executable(), "--host", "127.0.0.1", "--port", str(port),
+             "--storage-path", ":memory:", "--log-level", "WARNING"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        atexit.register(self.stop)
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        deadline = time.monotonic() + 60
+        while True:
+            client = pymongo.MongoClient(url, serverSelectionTimeoutMS=500)
+            try:
+                client.admin.command("ping")
+                return url
+            except pymongo.errors.PyMongoError:
+                if self.process.poll() is not None or (
+                        time.monotonic() > deadline):
+                    raise RuntimeError(
+                        f"SecantusDB did not start; see {self.log.name}"
+                    ) from None
+                time.sleep(0.2)
+            finally:
+                client.close()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            os.unlink(self.log.name)
+            self.process = None
+
+
+class MongoDBBackend(Backend):
+    """PANKO_LIKE_TEST_MONGODB_URL, or a SecantusDB started for the run."""
+
+    name = "mongodb"
+    env = "PANKO_LIKE_TEST_MONGODB_URL"
+    server = SecantusServer()
+
+    def admin_url(self):
+        return os.environ.get(self.env) or (
+            self.server.start() if self.server.executable() else None
+        )
+
+    def unavailable(self):
+        try:
+            import pymongo  # noqa: F401
+        except ImportError:
+            return "pymongo is not installed"
+        if not os.environ.get(self.env) and not self.server.executable():
+            return f"{self.env} is not set and {SECANTUS} is not installed"
+        return None
+
+    def create(self):
+        return self.with_database(
+            self.admin_url(), f"panko_like_{uuid.uuid4().hex}")
+
+    @staticmethod
+    def with_database(url, name):
+        """``url`` naming database ``name``; credentials stay valid."""
+        parts = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qsl(parts.query)
+        if "@" in parts.netloc and not any(
+                key.lower() == "authsource" for key, _ in query):
+            # The database in the URL was where the user authenticates.
+            query.append(("authSource", parts.path.strip("/") or "admin"))
+        return parts._replace(
+            path=f"/{name}", query=urllib.parse.urlencode(query)
+        ).geturl()
+
+    def drop(self, url):
+        import pymongo
+
+        client = pymongo.MongoClient(url)
+        try:
+            client.drop_database(client.get_default_database())
+        finally:
+            client.close()
+
+
 BACKENDS = {
     backend.name: backend
-    for backend in (SQLiteBackend(), PostgreSQLBackend(), MySQLBackend())
+    for backend in (SQLiteBackend(), PostgreSQLBackend(), MySQLBackend(),
+                    MongoDBBackend())
 }
 
 

@@ -1,0 +1,599 @@
+"""MongoDB storage driver (pymongo 4.x, MongoDB 4.4 or newer).
+
+URLs are MongoDB connection strings, passed to pymongo as they are::
+
+    mongodb://user:password@host1:27017,host2:27017/panko?replicaSet=rs0
+    mongodb+srv://user:password@cluster.example.org/panko?authSource=admin
+
+The database is the one the URI names (``panko_like`` when it names
+none); every URI option (``replicaSet``, ``authSource``, ``tls``...) goes
+to pymongo unchanged. ``pip install panko_like[mongodb]``.
+
+Layout: Panko's, one document per event in the ``event`` collection::
+
+    {_id: message_id, event_type, timestamp: <BSON date>,
+     traits: [{trait_name, trait_type, trait_value}], raw}
+
+plus what Panko's lacked. MongoDB dates keep milliseconds, so the exact
+``generated`` is kept as integer microseconds since the epoch in
+``generated_us`` (the sort, range and marker key), and each datetime
+trait carries ``trait_us`` beside its ``trait_value`` date. ``raw`` is
+kept as its JSON text, so any payload the SQL driver takes round-trips
+the same (BSON refuses integers over 64 bits and some key names). The
+``timestamp`` date stays for MongoDB's native TTL index. ``upgrade()``
+migrates documents Panko wrote to this layout in place.
+"""
+
+import datetime
+import json
+import re
+
+import bson
+import pymongo
+import tenacity
+from oslo_log import log
+from pymongo import errors as mongo_errors
+from pymongo import uri_parser
+
+from panko_like import storage
+from panko_like.storage import base, models
+
+LOG = log.getLogger(__name__)
+
+#: Version of the document layout that ``upgrade()`` brings data to.
+LAYOUT_VERSION = 1
+DEFAULT_DATABASE = "panko_like"
+EVENTS = "event"
+#: Holds one document, ``{_id: "layout", version}``.
+SCHEMA = "panko_like_schema"
+#: Panko's name for the native TTL index, kept so adopted databases match.
+TTL_INDEX = "event_ttl"
+#: Panko's only index, replaced by the ones below.
+PANKO_INDEX = "event_type_idx"
+INDEXES = {
+    # Default sort and time ranges; the expirer's oldest-first scan.
+    "event_generated_idx": [("generated_us", 1), ("_id", 1)],
+    # event_type filters sorted by time; get_event_types.
+    "event_type_generated_idx": [
+        ("event_type", 1), ("generated_us", 1), ("_id", 1),
+    ],
+    # Trait filters: {trait_name, trait_value} inside $elemMatch.
+    "event_trait_idx": [("traits.trait_name", 1), ("traits.trait_value", 1)],
+}
+#: Documents streamed per round trip.
+CHUNK_SIZE = 1000
+#: Documents rewritten per round trip when migrating Panko's.
+MIGRATE_CHUNK = 1000
+#: MongoDB refuses documents over 16 MiB; leave room for the command.
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024 - 16 * 1024
+#: Below this many traits a document cannot reach MAX_DOCUMENT_SIZE
+#: (1 MiB of raw + traits of at most 4,096 characters each), so its
+#: size is not measured.
+SIZE_CHECK_TRAITS = 500
+DUPLICATE_KEY = 11000
+SERVER_SELECTION_TIMEOUT_MS = 5000
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_ONE_US = datetime.timedelta(microseconds=1)
+_TEXT_TYPES = [models.NONE_TYPE, models.TEXT_TYPE]
+_OPERATORS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+_SORT_FIELDS = {"generated": "generated_us", "message_id": "_id"}
+_USERINFO = re.compile(r"(?<=://)([^@/?#]*)@")
+
+
+def redact(text: str) -> str:
+    """Hide the user information of any URI in ``text``."""
+    return _USERINFO.sub("***@", text)
+
+
+def to_us(value: datetime.datetime) -> int:
+    """Naive UTC datetime -> integer microseconds since the epoch."""
+    return (models.to_naive_utc(value) - _EPOCH) // _ONE_US
+
+
+def from_us(value: int) -> datetime.datetime:
+    return _EPOCH + datetime.timedelta(microseconds=value)
+
+
+def _trait_document(trait: models.Trait) -> dict:
+    doc = {
+        "trait_name": trait.name,
+        "trait_type": trait.dtype,
+        "trait_value": trait.value,
+    }
+    if trait.dtype == models.DATETIME_TYPE and trait.value is not None:
+        doc["trait_us"] = to_us(trait.value)
+    return doc
+
+
+def _event_document(event: models.Event, raw: str | None) -> dict:
+    return {
+        "_id": event.message_id,
+        "event_type": event.event_type,
+        "timestamp": event.generated,
+        "generated_us": to_us(event.generated),
+        "traits": [_trait_document(trait) for trait in event.traits],
+        "raw": raw,
+    }
+
+
+def _check_size(doc: dict, trait_count: int) -> None:
+    if trait_count < SIZE_CHECK_TRAITS:
+        return
+    size = len(bson.encode(doc))
+    if size > MAX_DOCUMENT_SIZE:
+        raise models.InvalidEvent(
+            models.Problem.TOO_LARGE,
+            f"event of {size} bytes is larger than MongoDB's document "
+            f"limit ({MAX_DOCUMENT_SIZE})",
+        )
+
+
+def _trait_from_document(doc: dict) -> models.Trait:
+    dtype = int(doc.get("trait_type") or models.NONE_TYPE)
+    value = doc.get("trait_value")
+    if dtype == models.NONE_TYPE:
+        # Kept with the text traits and read back as text, as on SQL.
+        dtype = models.TEXT_TYPE
+    if value is not None:
+        if dtype == models.DATETIME_TYPE:
+            us = doc.get("trait_us")
+            value = from_us(us) if us is not None else value
+        elif dtype == models.INT_TYPE:
+            value = int(value)
+        elif dtype == models.FLOAT_TYPE:
+            value = float(value)
+    return models.Trait(doc["trait_name"], dtype, value)
+
+
+def _sorted_traits(docs) -> list[models.Trait]:
+    traits = [_trait_from_document(doc) for doc in docs or []]
+    traits.sort(key=lambda trait: (trait.name, trait.dtype))
+    return traits
+
+
+def _event_from_document(doc: dict) -> models.Event:
+    if "generated_us" in doc:
+        generated = from_us(doc["generated_us"])
+        raw = doc.get("raw")
+        raw = None if raw is None else json.loads(raw)
+    else:  # written by Panko, not migrated yet
+        generated = doc["timestamp"]
+        raw = doc.get("raw")
+    return models.Event(
+        message_id=doc["_id"],
+        event_type=doc["event_type"],
+        generated=generated,
+        traits=_sorted_traits(doc.get("traits")),
+        raw=raw,
+    )
+
+
+def _trait_condition(trait_filter: storage.TraitFilter) -> dict:
+    match = {"trait_name": trait_filter.key}
+    field, value = "trait_value", trait_filter.value
+    if trait_filter.type == "string":
+        match["trait_type"] = {"$in": _TEXT_TYPES}
+    else:
+        match["trait_type"] = trait_filter.dtype
+        if trait_filter.type == "datetime":
+            field, value = "trait_us", to_us(value)
+    if trait_filter.op == "eq":
+        match[field] = value
+    elif trait_filter.op == "ne":
+        # $ne alone would also match a null value; SQL's <> does not.
+        match[field] = {"$nin": [value, None]}
+    else:
+        match[field] = {_OPERATORS[trait_filter.op]: value}
+    return {"traits": {"$elemMatch": match}}
+
+
+def _project_condition(project: str) -> dict:
+    has_project = {"trait_name": "project_id",
+                   "trait_type": {"$in": _TEXT_TYPES}}
+    return {"$or": [
+        {"traits": {"$elemMatch": {**has_project, "trait_value": project}}},
+        {"$nor": [{"traits": {"$elemMatch": has_project}}]},
+    ]}
+
+
+def filter_query(event_filter: storage.EventFilter) -> dict:
+    """The MongoDB query selecting what ``event_filter`` selects."""
+    f = event_filter
+    clauses = []
+    generated = {}
+    if f.start_timestamp is not None:
+        generated["$gte"] = to_us(f.start_timestamp)
+    if f.end_timestamp is not None:
+        generated["$lte"] = to_us(f.end_timestamp)
+    if generated:
+        clauses.append({"generated_us": generated})
+    if f.event_type is not None:
+        clauses.append({"event_type": f.event_type})
+    if f.message_id is not None:
+        clauses.append({"_id": f.message_id})
+    clauses.extend(_trait_condition(tf) for tf in f.traits_filter)
+    if f.admin_proj is not None:
+        clauses.append(_project_condition(f.admin_proj))
+    return {"$and": clauses} if clauses else {}
+
+
+def _after(sort, position) -> dict:
+    """Keyset condition: documents strictly after ``position``."""
+    alternatives = []
+    for index, (key, direction) in enumerate(sort):
+        clause = {
+            _SORT_FIELDS[k]: position[_SORT_FIELDS[k]]
+            for k, _ in sort[:index]
+        }
+        field = _SORT_FIELDS[key]
+        clause[field] = {
+            "$gt" if direction == "asc" else "$lt": position[field]
+        }
+        alternatives.append(clause)
+    return {"$or": alternatives}
+
+
+def _and(*queries) -> dict:
+    clauses = [query for query in queries if query]
+    if len(clauses) == 1:
+        return clauses[0]
+    return {"$and": clauses} if clauses else {}
+
+
+def _duplicate(message_id, where):
+    return models.Rejected(
+        message_id,
+        models.Problem.DUPLICATE,
+        f"an event with this message_id is {where}",
+    )
+
+
+def _log_reconnect(state):
+    LOG.warning(
+        "MongoDB unreachable (attempt %d), retrying: %s",
+        state.attempt_number,
+        redact(str(state.outcome.exception())),
+    )
+
+
+class Connection(base.Connection):
+    """Events as documents in a MongoDB database."""
+
+    CAPABILITIES = {"events": {"query": {"simple": True}}}
+    STORAGE_CAPABILITIES = {"storage": {"production_ready": True}}
+
+    def __init__(self, url, conf=None):
+        super().__init__(url, conf)
+        try:
+            parsed = uri_parser.parse_uri(url)
+        except (mongo_errors.PyMongoError, ValueError) as exc:
+            raise ValueError(
+                f"invalid MongoDB URI {redact(url)!r}: {redact(str(exc))}"
+            ) from None
+        options = {"appname": "panko_like"}
+        given = {name.lower() for name in parsed["options"]}
+        if "serverselectiontimeoutms" not in given:
+            options["serverSelectionTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
+        if "appname" in given:
+            del options["appname"]
+        self.client = pymongo.MongoClient(url, **options)
+        self.db = self.client[parsed["database"] or DEFAULT_DATABASE]
+        self.events = self.db[EVENTS]
+        LOG.debug("Connecting to MongoDB %s, database %s",
+                  ",".join(f"{h}:{p}" for h, p in parsed["nodelist"]),
+                  self.db.name)
+        # Fail now, inside get_connection_from_config's retries, rather
+        # than on the first request.
+        try:
+            self.client.admin.command("ping")
+        except Exception:
+            self.client.close()
+            raise
+
+    def close(self):
+        self.client.close()
+
+    def _reconnecting(self, func, *args):
+        """Call ``func``, retrying while MongoDB is unreachable.
+
+        Safe for writes: an event whose first attempt was stored is found
+        as a duplicate.
+        """
+        db = self.conf.database if self.conf is not None else None
+        retries = db.max_retries if db is not None else 10
+        interval = db.retry_interval if db is not None else 10
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(
+                mongo_errors.AutoReconnect
+            ),
+            stop=tenacity.stop_after_attempt(
+                (retries if retries >= 0 else 10) + 1
+            ),
+            wait=tenacity.wait_exponential(
+                multiplier=0.2, max=max(interval, 0.2)
+            ),
+            before_sleep=_log_reconnect,
+            reraise=True,
+        )
+        return retrying(func, *args)
+
+    def _configured_ttl(self) -> int:
+        if self.conf is None:
+            return -1
+        return self.conf.database.event_time_to_live
+
+    # Schema
+
+    def layout_version(self) -> int | None:
+        """The stored layout version, 0 for Panko's, None when empty."""
+        doc = self.db[SCHEMA].find_one({"_id": "layout"})
+        if doc is not None:
+            return doc["version"]
+        if EVENTS in self.db.list_collection_names():
+            return 0
+        return None
+
+    def upgrade(self):
+        version = self.layout_version()
+        migrated = 0
+        if version is None:
+            self.db.create_collection(EVENTS)
+        elif version < LAYOUT_VERSION:
+            migrated = self._migrate_panko_documents()
+        created = self._ensure_indexes()
+        ttl = self.sync_ttl_index(self._configured_ttl())
+        self.db[SCHEMA].replace_one(
+            {"_id": "layout"},
+            {"_id": "layout", "version": LAYOUT_VERSION},
+            upsert=True,
+        )
+        if version is None:
+            done = f"created the schema at layout {LAYOUT_VERSION}"
+        elif version < LAYOUT_VERSION:
+            done = (f"adopted a Panko database: {migrated} events "
+                    f"migrated to layout {LAYOUT_VERSION}")
+        elif created:
+            done = f"created the indexes {', '.join(created)}"
+        else:
+            done = f"schema already at layout {LAYOUT_VERSION}"
+            if ttl is None:
+                done += "; nothing to do"
+        return done if ttl is None else f"{done}; {ttl}"
+
+    def _ensure_indexes(self) -> list[str]:
+        existing = self.events.index_information()
+        if PANKO_INDEX in existing:
+            self.events.drop_index(PANKO_INDEX)
+        created = []
+        for name, keys in INDEXES.items():
+            if name not in existing:
+                self.events.create_index(keys, name=name)
+                created.append(name)
+        return created
+
+    def sync_ttl_index(self, ttl: int) -> str | None:
+        """Make the native TTL index match ``ttl`` seconds (off if <= 0).
+
+        Returns what changed, or None.
+        """
+        index = self.events.index_information().get(TTL_INDEX)
+        if ttl <= 0:
+            if index is None:
+                return None
+            self.events.drop_index(TTL_INDEX)
+            return f"dropped the TTL index {TTL_INDEX}"
+        if index is None:
+            self.events.create_index(
+                [("timestamp", 1)], name=TTL_INDEX, expireAfterSeconds=ttl
+            )
+            return f"created the TTL index {TTL_INDEX} ({ttl} s)"
+        if index.get("expireAfterSeconds") == ttl:
+            return None
+        self.db.command(
+            "collMod", EVENTS,
+            index={"name": TTL_INDEX, "expireAfterSeconds": ttl},
+        )
+        return f"set the TTL index {TTL_INDEX} to {ttl} s"
+
+    def _migrate_panko_documents(self) -> int:
+        """Rewrite the documents Panko wrote into the current layout."""
+        migrated = 0
+        batch = []
+        old = self.events.find({"generated_us": {"$exists": False}})
+        for doc in old.batch_size(MIGRATE_CHUNK):
+            batch.append(pymongo.UpdateOne(
+                {"_id": doc["_id"]}, {"$set": _migrated_fields(doc)}
+            ))
+            if len(batch) == MIGRATE_CHUNK:
+                migrated += self.events.bulk_write(batch).modified_count
+                batch = []
+        if batch:
+            migrated += self.events.bulk_write(batch).modified_count
+        return migrated
+
+    def clear(self):
+        self.client.drop_database(self.db.name)
+
+    # Writes
+
+    def record_events(self, events):
+        rejected = []
+        documents = {}
+        for event in events:
+            message_id = getattr(event, "message_id", None)
+            try:
+                event.validate()
+                raw = None if event.raw is None else models.dump_raw(event.raw)
+                doc = _event_document(event, raw)
+                _check_size(doc, len(event.traits))
+            except models.InvalidEvent as exc:
+                rejected.append(
+                    models.Rejected(message_id, exc.problem, exc.reason)
+                )
+                continue
+            if event.message_id in documents:
+                rejected.append(_duplicate(event.message_id, "in this batch"))
+                continue
+            documents[event.message_id] = doc
+        if documents:
+            rejected.extend(
+                self._reconnecting(self._insert, list(documents.values()))
+            )
+        return rejected
+
+    def _insert(self, documents):
+        try:
+            self.events.insert_many(documents, ordered=False)
+        except mongo_errors.BulkWriteError as exc:
+            details = exc.details
+        else:
+            return []
+        # Outside the except block: oslo.log would attach the exception,
+        # whose text holds every refused document, raw payload included.
+        return self._rejected_by_server(documents, details)
+
+    @staticmethod
+    def _rejected_by_server(documents, details):
+        if details.get("writeConcernErrors"):
+            raise storage.StorageError(
+                "MongoDB did not confirm the write: "
+                f"{details['writeConcernErrors'][0].get('errmsg')}"
+            )
+        rejected = []
+        for error in details.get("writeErrors", []):
+            message_id = documents[error["index"]]["_id"]
+            if error.get("code") == DUPLICATE_KEY:
+                rejected.append(_duplicate(message_id, "already stored"))
+                continue
+            LOG.warning("Event %s refused: %s",
+                        message_id, error.get("errmsg"))
+            rejected.append(models.Rejected(
+                message_id, models.Problem.UNKNOWN,
+                str(error.get("errmsg") or "refused by MongoDB"),
+            ))
+        return rejected
+
+    # Reads
+
+    def _find_marker(self, query, marker):
+        doc = self.events.find_one(
+            _and(query, {"_id": marker}), {"generated_us": 1}
+        )
+        if doc is None:
+            raise storage.InvalidMarker(f"marker {marker!r} not found")
+        return {"_id": doc["_id"], "generated_us": doc["generated_us"]}
+
+    def get_events(self, event_filter, pagination=None):
+        pagination = pagination or storage.Pagination()
+        query = filter_query(event_filter)
+        if pagination.marker is not None:
+            position = self._reconnecting(
+                self._find_marker, query, pagination.marker
+            )
+            query = _and(query, _after(pagination.sort, position))
+        cursor = self.events.find(
+            query,
+            sort=[
+                (_SORT_FIELDS[key], 1 if direction == "asc" else -1)
+                for key, direction in pagination.sort
+            ],
+            limit=pagination.limit or 0,
+            batch_size=CHUNK_SIZE,
+            # A mixed-direction sort has no index to walk.
+            allow_disk_use=True,
+        )
+        return (_event_from_document(doc) for doc in cursor)
+
+    def get_event_types(self):
+        return sorted(
+            name for name in self.events.distinct("event_type")
+            if name is not None
+        )
+
+    def _type_traits(self, event_type, trait_name=None):
+        """Aggregation stages unwinding the traits of ``event_type``."""
+        match = {"event_type": event_type}
+        stages = [{"$match": match}, {"$unwind": "$traits"}]
+        if trait_name is not None:
+            match["traits.trait_name"] = trait_name
+            stages.append({"$match": {"traits.trait_name": trait_name}})
+        return stages
+
+    def get_trait_types(self, event_type):
+        # An aggregation, not distinct(): distinct over a field of an
+        # array of sub-documents is not served by every server.
+        pipeline = self._type_traits(event_type) + [
+            {"$group": {"_id": {"name": "$traits.trait_name",
+                                "type": "$traits.trait_type"}}},
+        ]
+        found = set()
+        for doc in self.events.aggregate(pipeline):
+            dtype = int(doc["_id"]["type"] or models.NONE_TYPE)
+            found.add((doc["_id"]["name"], dtype or models.TEXT_TYPE))
+        return [{"name": name, "data_type": dtype}
+                for name, dtype in sorted(found)]
+
+    def get_traits(self, event_type, trait_name=None):
+        pipeline = self._type_traits(event_type, trait_name) + [
+            {"$replaceRoot": {"newRoot": "$traits"}},
+        ]
+        return [_trait_from_document(doc)
+                for doc in self.events.aggregate(pipeline)]
+
+    # Deletes
+
+    def clear_expired_data(self, ttl, max_count):
+        if max_count < 1:
+            raise ValueError("max_count must be a positive integer")
+        cutoff = to_us(
+            datetime.datetime.now(datetime.UTC)
+            - datetime.timedelta(seconds=ttl)
+        )
+        expired = {"generated_us": {"$lt": cutoff}}
+        ids = [
+            doc["_id"]
+            for doc in self.events.find(
+                expired, {"_id": 1},
+                sort=[("generated_us", 1), ("_id", 1)],
+                limit=max_count,
+            )
+        ]
+        if not ids:
+            # The expirer is done: leave the rest to MongoDB's own TTL
+            # monitor, following the option. Syncing only now keeps the
+            # monitor from racing with the batches counted above.
+            change = self.sync_ttl_index(self._configured_ttl())
+            if change:
+                LOG.info("MongoDB: %s", change)
+            return 0
+        deleted = self.events.delete_many(
+            {"_id": {"$in": ids}, **expired}
+        ).deleted_count
+        LOG.debug("Deleted %d events generated before %s",
+                  deleted, from_us(cutoff))
+        return deleted
+
+    def delete_events(self, event_filter):
+        return self.events.delete_many(
+            filter_query(event_filter)
+        ).deleted_count
+
+
+def _migrated_fields(doc: dict) -> dict:
+    """The fields of a Panko document in the current layout."""
+    traits = []
+    for trait in doc.get("traits") or []:
+        trait = dict(trait)
+        value = trait.get("trait_value")
+        if isinstance(value, datetime.datetime):
+            trait["trait_us"] = to_us(value)
+        traits.append(trait)
+    raw = doc.get("raw")
+    return {
+        "generated_us": to_us(doc["timestamp"]),
+        "traits": traits,
+        "raw": None if raw is None else json.dumps(
+            raw, ensure_ascii=False, default=str
+        ),
+    }

@@ -1,0 +1,150 @@
+"""``panko-like-api`` as a real process on a free loopback port."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BIN = os.path.join(os.path.dirname(sys.executable), "panko-like-api")
+
+#: noauth identity of an admin of project "p-admin".
+ADMIN = {"X-User-Id": "u-admin", "X-Project-Id": "p-admin",
+         "X-Roles": "admin"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(directory, sections) -> str:
+    """``sections`` maps a group name to ``{option: value}``."""
+    path = os.path.join(directory, "panko_like.conf")
+    with open(path, "w") as f:
+        for group, options in sections.items():
+            f.write(f"[{group}]\n")
+            for name, value in options.items():
+                f.write(f"{name} = {value}\n")
+    return path
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class APIServer:
+    """Starts ``panko-like-api`` with ``args``; HOME is a fresh directory.
+
+    The process gets its own HOME (and working directory), so the
+    embedded database of a run without a configuration file lands in
+    ``self.home`` and never in the real one.
+    """
+
+    def __init__(self, *args, home=None, port=None):
+        self.home = home or tempfile.mkdtemp(prefix="panko_like_home_")
+        self.port = port or free_port()
+        self.args = [*args, "--port", str(self.port)]
+        self.process = None
+        self.stdout_path = os.path.join(self.home, "stdout.log")
+        self.stderr_path = os.path.join(self.home, "stderr.log")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout=60):
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("OS_", "PANKO_LIKE_"))}
+        env["HOME"] = self.home
+        with open(self.stdout_path, "ab") as out, \
+                open(self.stderr_path, "ab") as err:
+            self.process = subprocess.Popen(
+                [BIN, *self.args], stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL, cwd=self.home, env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"panko-like-api exited {self.process.returncode}:\n"
+                    f"{self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"panko-like-api did not listen:\n{self.logs()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=60) -> int:
+        """Send ``sig`` and wait; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"panko-like-api ignored signal {sig}:\n{self.logs()}"
+            ) from None
+
+    def cleanup(self):
+        """Stop the process if running, and remove HOME."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def logs(self):
+        parts = []
+        for path in (self.stdout_path, self.stderr_path):
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    parts.append(f.read())
+        return "\n".join(parts)
+
+    def workers(self) -> list[int]:
+        """Pids of the arbiter's child processes."""
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # The fields after the parenthesised command: state, ppid.
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.process.pid:
+                children.append(int(entry))
+        return children
+
+    def request(self, method, path, body=None, headers=None):
+        data = None
+        headers = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return Response(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as exc:
+            return Response(exc.code, exc.headers, exc.read())
