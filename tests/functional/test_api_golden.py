@@ -83,11 +83,21 @@ FIXED = {
 
 class GoldenScenarios:
     auto_upgrade = False
-    load_panko_copy = AdoptionScenarios.load_panko_copy
+
+    def load(self):
+        if self.backend_name in ("sqlite", "postgresql", "mysql"):
+            # The database Panko wrote, adopted by dbsync.
+            AdoptionScenarios.load_panko_copy(self)
+            self.conn.upgrade()
+        else:
+            # Panko's MongoDB data was never dumped: the same events,
+            # written through the driver.
+            self.conn.upgrade()
+            self.assertEqual(
+                [], self.conn.record_events(dataset.panko_events()))
 
     def test_panko_answers_after_adoption(self):
-        self.load_panko_copy()
-        self.conn.upgrade()
+        self.load()
         recorded = {}
         failures = []
         for request in golden()["requests"]:
