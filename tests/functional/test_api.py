@@ -5,6 +5,8 @@ import os
 import tempfile
 import urllib.parse
 
+from keystonemiddleware import auth_token
+
 from tests.functional import backends
 from tests.functional.api_base import (
     ADMIN_A,
@@ -52,6 +54,21 @@ class RootScenarios:
         app = self.make_app()
         self.assertEqual("v2", app.get("/").json["versions"]["values"][0]
                          ["id"])
+
+    def test_keystone_mode_refuses_requests_without_a_token(self):
+        self.conf.set_override("auth_mode", "keystone", group="api")
+        for group, options in auth_token.list_opts():
+            self.conf.register_opts(options, group=group)
+        self.conf.set_override("www_authenticate_uri",
+                               "http://keystone.example/identity",
+                               group="keystone_authtoken")
+        app = self.make_app()
+        # Identity headers alone mean nothing in keystone mode.
+        response = app.get("/v2/events", headers=ADMIN_A, status=401)
+        self.assertError(response, 401)
+        self.assertEqual('Keystone uri="http://keystone.example/identity"',
+                         response.headers["WWW-Authenticate"])
+        app.get("/healthcheck", status=200)
 
     def test_versions_under_a_script_name(self):
         app = self.make_app(SCRIPT_NAME="/telemetry")
