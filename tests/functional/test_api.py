@@ -141,6 +141,19 @@ class RootScenarios:
              "event_storage": {"storage:production_ready": True}},
             body)
 
+    def test_driver_without_queries_answers_501(self):
+        self.conf.set_override("connection", "log://", group="database")
+        app = self.make_app()
+        app.post_json("/v2/events", [IngestScenarios.API_EVENT],
+                      headers=ADMIN_A, status=201)
+        for path in ("/v2/events", "/v2/events/x", "/v2/event_types"):
+            response = app.get(path, headers=ADMIN_A, status=501)
+            self.assertError(response, 501, faultcode="Server")
+        self.assertEqual(
+            {"api": {"events:query:simple": False},
+             "event_storage": {"storage:production_ready": False}},
+            app.get("/v2/capabilities").json)
+
     def test_unknown_path_and_method(self):
         self.assertError(self.get("/v2/nothing", status=404), 404,
                          "The resource could not be found.")
