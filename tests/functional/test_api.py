@@ -587,6 +587,9 @@ class IngestScenarios:
 
     def test_bad_bodies(self):
         for body, message in (
+                (b"[" * 100000 + b"]" * 100000,
+                 "The request body is nested too deeply."),
+                (b"[" + b"9" * 5000 + b"]", None),
                 (b"{", None), (b"\xff", "The request body is not valid "
                                "UTF-8."),
                 (b'"x"', "The body must be a JSON list of events (or one "

@@ -49,6 +49,8 @@ def parse_json(data):
         raise errors.BadRequest("The request body is not valid UTF-8.")
     except ValueError as exc:
         raise errors.BadRequest(f"The request body is not valid JSON: {exc}")
+    except RecursionError:
+        raise errors.BadRequest("The request body is nested too deeply.")
 
 
 def unknown_arguments(names):
