@@ -420,6 +420,24 @@ class QueryScenarios:
         self.assertError(self.get("/v2/event_types/%c3%28/traits",
                                   status=400), 400)
 
+    def test_nul_characters_are_refused_everywhere(self):
+        self.load()
+        for path in ("/v2/events?q.field=event_type&q.value=%00",
+                     "/v2/events?q.field=message_id&q.value=a%00",
+                     "/v2/events?q.field=x%00&q.value=1&q.type=integer",
+                     "/v2/events?marker=%00", "/v2/events/%00",
+                     "/v2/event_types/%00/traits",
+                     "/v2/event_types/a/traits/%00"):
+            self.assertError(self.get(path, status=400), 400,
+                             "The request URL contains a NUL character.")
+        self.assertError(self.app.delete("/v2/events/%00", headers=ADMIN_A,
+                                         status=400), 400)
+        for value in ("a\x00", "\ud800"):
+            body = {"q": [{"field": "event_type", "value": value}]}
+            self.assertError(
+                self.get_body("/v2/events", json.dumps(body), status=400),
+                400)
+
     def test_unicode_values_round_trip(self):
         from tests.functional.api_base import event, trait
         self.load([event("u", [trait("name", "東京サーバー 🚀"),
@@ -584,6 +602,28 @@ class IngestScenarios:
         for r in body["rejected"]:
             self.assertTrue(r["reason"])
         self.assertEqual(["new-1", "ceilo-1"], self.ids(q(ALL_TENANTS)))
+
+    def test_unstorable_text_and_dates_are_rejected_events(self):
+        base = {"event_type": "x", "generated": "2026-01-01T00:00:00"}
+        events = [
+            dict(base, message_id="a\ud800"),
+            dict(base, message_id="a\x00"),
+            dict(base, message_id="b", event_type="x\x00"),
+            dict(base, message_id="c", traits=[["k\x00", 1, "v"]]),
+            dict(base, message_id="d", traits=[["k", 1, "v\x00"]]),
+            dict(base, message_id="e",
+                 generated="0001-01-01T00:00:00+01:00"),
+            dict(base, message_id="f",
+                 generated="9999-12-31T23:59:59-01:00"),
+            dict(base, message_id="ok", raw={"a\x00": "\x00"}),
+        ]
+        response = self.post(events, status=400)
+        self.assertEqual(
+            ["a\ud800", "a\x00", "b", "c", "d", "e", "f"],
+            [r["message_id"] for r in response.json["rejected"]])
+        self.assertEqual(1, response.json["stored"])
+        self.assertEqual({"a\x00": "\x00"},
+                         self.get("/v2/events/ok").json["raw"])
 
     def test_bad_bodies(self):
         for body, message in (

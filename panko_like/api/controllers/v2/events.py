@@ -140,7 +140,7 @@ def event_from_json(item):
         raise _invalid("generated is missing")
     try:
         generated = models.parse_datetime(item["generated"])
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise _invalid(f"generated: {exc}")
     traits = item.get("traits") or []
     if not isinstance(traits, list):
@@ -153,7 +153,18 @@ def event_from_json(item):
         raw=item.get("raw"),
     )
     event.validate()
+    for name, text in [("message_id", event.message_id),
+                       ("event_type", event.event_type)] + [
+                           ("trait name", t.name) for t in event.traits]:
+        _check_text(name, text)
     return event
+
+
+def _check_text(name, text):
+    try:
+        errors.check_text(text, name)
+    except errors.BadRequest as exc:
+        raise _invalid(exc.message)
 
 
 def _trait_from_json(item):

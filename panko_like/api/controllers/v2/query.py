@@ -77,7 +77,9 @@ def list_arguments(request):
     }
     body = read_body(request)
     if body.strip():
-        _merge_body(args, parse_json(body))
+        parsed = parse_json(body)
+        errors.check_text(parsed)
+        _merge_body(args, parsed)
     return args
 
 
@@ -242,7 +244,7 @@ def _event_value(field, value):
     if field in ("start_timestamp", "end_timestamp"):
         try:
             return models.parse_datetime(str(value))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _unconvertible(value, "datetime")
     return str(value)
 
