@@ -61,8 +61,5 @@ class BenchScenarios:
 
 
 # The tool measures the SQL driver (its floor is written in SQL).
-globals().update(
-    (name, case)
-    for name, case in backends.make_test_cases(BenchScenarios).items()
-    if case.backend_name in ("sqlite", "postgresql", "mysql")
-)
+globals().update(backends.make_test_cases(
+    BenchScenarios, names=backends.SQL_BACKENDS))
