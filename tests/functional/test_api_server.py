@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -132,6 +133,8 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
         self.assertEqual(["slow"], stored)
 
 
+README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
+
 NO_SYSTEM_CONFIG = not any(
     os.path.exists(path) for path in (
         "/etc/panko_like/panko_like.conf", "/etc/panko_like.conf",
@@ -140,10 +143,33 @@ NO_SYSTEM_CONFIG = not any(
 )
 
 
+def readme_example():
+    """The quick start's curl post: its headers and its JSON body."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("    curl -i http://127.0.0.1:8977/v2/events")
+    command = text[start:text.index("]'", start) + 2]
+    headers = dict(re.findall(r"-H '([^:']+): ([^']*)'", command))
+    body = json.loads(re.search(r"-d '(.*)'", command, re.S).group(1))
+    return headers, body
+
+
 @unittest.skipUnless(NO_SYSTEM_CONFIG,
                      "a configuration file in /etc would be read")
 class TestWithoutConfiguration(ServerChecks, unittest.TestCase):
     """No configuration file at all: README's quick start."""
+
+    def check_readme_example(self, server):
+        headers, body = readme_example()
+        answer = server.request("POST", "/v2/events", body, headers)
+        self.assertEqual(201, answer.status, answer.body)
+        (event,) = body
+        listed = server.request(
+            "GET", f"/v2/events?q.field=event_type&q.value="
+            f"{event['event_type']}", headers=headers)
+        # Traits come back sorted by name.
+        event["traits"].sort(key=lambda trait: trait["name"])
+        self.assertIn(event, listed.json())
 
     def test_embedded_database_created_then_kept(self):
         server = self.start()
@@ -152,6 +178,7 @@ class TestWithoutConfiguration(ServerChecks, unittest.TestCase):
         self.assertTrue(os.path.exists(database), server.logs())
         self.assert_identity_required(server)
         self.post_and_list(server)
+        self.check_readme_example(server)
         self.assert_graceful_exit(server)
         self.assertIn(f"Listening at: http://127.0.0.1:{server.port}",
                       server.logs())
