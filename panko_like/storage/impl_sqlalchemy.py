@@ -275,8 +275,12 @@ class Connection(base.Connection):
         type_ids = self._event_type_ids(
             conn, {event.event_type for event, _ in todo}
         )
-        ids = self._insert_events(conn, todo, type_ids)
-        self._insert_traits(conn, todo, ids)
+        if self.dialect == "postgresql":
+            self._copy_rows(conn, todo, type_ids)
+        else:
+            ids = self._insert_events(conn, todo, type_ids)
+            self._insert_traits(conn, todo, ids)
+        self._insert_summary(conn, todo, type_ids)
         return rejected
 
     def _existing_message_ids(self, conn, message_ids):
@@ -285,7 +289,7 @@ class Connection(base.Connection):
             found.update(
                 conn.scalars(
                     sa.select(t.event.c.message_id).where(
-                        t.event.c.message_id.in_(chunk)
+                        _in(t.event.c.message_id, chunk, self.dialect)
                     )
                 )
             )
@@ -323,29 +327,15 @@ class Connection(base.Connection):
         return ids
 
     def _insert_events(self, conn, todo, type_ids):
-        rows = [
-            {
-                "message_id": event.message_id,
-                "generated": event.generated,
-                "raw": raw,
-                "event_type_id": type_ids[event.event_type],
-            }
+        """One multi-row INSERT, then one SELECT for the new ids."""
+        _executemany(conn, t.event, _COPY_EVENT_COLUMNS[1:], [
+            (event.message_id, event.generated, raw,
+             type_ids[event.event_type], _project_id(event))
             for event, raw in todo
-        ]
-        dialect = conn.dialect
-        if dialect.insert_executemany_returning_sort_by_parameter_order:
-            result = conn.execute(
-                sa.insert(t.event).returning(
-                    t.event.c.message_id,
-                    t.event.c.id,
-                    sort_by_parameter_order=True,
-                ),
-                rows,
-            )
-            return dict(result.all())
-        conn.execute(sa.insert(t.event), rows)
+        ])
         ids = {}
-        for chunk in _chunks([row["message_id"] for row in rows], IN_CHUNK):
+        for chunk in _chunks([event.message_id for event, _ in todo],
+                             IN_CHUNK):
             ids.update(
                 conn.execute(
                     sa.select(t.event.c.message_id, t.event.c.id).where(
@@ -357,39 +347,111 @@ class Connection(base.Connection):
 
     def _insert_traits(self, conn, todo, ids):
         rows = {table.name: [] for table, _ in t.TABLE_DTYPES}
+        tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
         for event, _ in todo:
             event_id = ids[event.message_id]
             for trait in event.traits:
-                rows[t.TRAIT_TABLES[trait.dtype].name].append(
-                    {"event_id": event_id, "key": trait.name,
-                     "value": trait.value}
+                rows[tables[trait.dtype]].append(
+                    (event_id, trait.name, trait.value)
                 )
         for table, _ in t.TABLE_DTYPES:
             if rows[table.name]:
-                conn.execute(sa.insert(table), rows[table.name])
+                _executemany(conn, table, ("event_id", "key", "value"),
+                             rows[table.name])
+
+    def _copy_rows(self, conn, todo, type_ids):
+        """PostgreSQL: every row of the batch by binary COPY.
+
+        The event ids are taken from the table's sequence first, in one
+        round trip, so that the trait rows can name their events.
+        """
+        ids = conn.scalars(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('event', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(todo)},
+        ).all()
+        traits = {table.name: [] for table, _ in t.TABLE_DTYPES}
+        tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
+
+        def events():
+            # Rows are made while COPY streams the ones before them, so
+            # the server works on them meanwhile.
+            for event_id, (event, raw) in zip(ids, todo, strict=True):
+                for trait in event.traits:
+                    traits[tables[trait.dtype]].append(
+                        (event_id, trait.name, trait.value)
+                    )
+                yield (
+                    event_id, event.message_id, event.generated, raw,
+                    type_ids[event.event_type], _project_id(event),
+                )
+
+        _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES,
+              events())
+        for table, _ in t.TABLE_DTYPES:
+            if traits[table.name]:
+                _copy(conn, table.name, ("event_id", "key", "value"),
+                      _COPY_TRAIT_TYPES[table.name], traits[table.name])
+
+    def _insert_summary(self, conn, todo, type_ids):
+        pairs = {
+            (type_ids[event.event_type], trait.name,
+             t.STORAGE_DTYPES[trait.dtype])
+            for event, _ in todo
+            for trait in event.traits
+        }
+        if pairs:
+            conn.execute(
+                self._insert_ignore(t.event_type_trait),
+                [{"event_type_id": type_id, "key": key, "dtype": dtype}
+                 for type_id, key, dtype in sorted(pairs)],
+            )
 
     # Reads
 
-    def _trait_condition(self, trait_filter: storage.TraitFilter):
+    def _trait_condition(self, trait_filter: storage.TraitFilter,
+                         anchored=False):
+        """The SQL condition of one trait filter.
+
+        ``anchored``: the filter has other conditions that an index on
+        events serves. A range or ``ne`` filter then probes each candidate
+        event's trait by primary key (a scalar subquery, at most one row
+        since (event_id, key) is the key) instead of joining every trait
+        in the range, so a page stops after its first matches.
+        """
+        if (trait_filter.key == "project_id"
+                and trait_filter.type == "string"
+                and trait_filter.op == "eq"
+                and len(trait_filter.value) <= t.PROJECT_ID_LENGTH):
+            # event.project_id holds every such value whole.
+            return t.event.c.project_id == trait_filter.value
         table = _FILTER_TABLES[trait_filter.type]
         value_col = table.c.value
         value = trait_filter.value
-        conditions = [table.c.key == trait_filter.key]
-        if trait_filter.type == "string":
-            if trait_filter.op == "eq" and self.dialect == "postgresql":
-                # Lets PostgreSQL use its prefix index on (key, value).
-                conditions.append(
-                    sa.func.left(value_col, t.TEXT_INDEX_PREFIX)
-                    == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)
-                )
-            elif trait_filter.op != "eq" and self.dialect == "postgresql":
-                # Order text by code point everywhere, whatever the
-                # database's collation (SQLite and MySQL's utf8mb4_bin do).
-                value_col = value_col.collate("C")
+        if (trait_filter.type == "string" and trait_filter.op != "eq"
+                and self.dialect == "postgresql"):
+            # Order text by code point everywhere, whatever the
+            # database's collation (SQLite and MySQL's utf8mb4_bin do).
+            value_col = value_col.collate("C")
+        own_trait = [
+            table.c.event_id == t.event.c.id,
+            table.c.key == trait_filter.key,
+        ]
+        if anchored and trait_filter.op != "eq":
+            probe = sa.select(value_col).where(*own_trait).scalar_subquery()
+            return _OPERATORS[trait_filter.op](probe, value)
+        conditions = list(own_trait)
+        if trait_filter.type == "string" and self.dialect == "postgresql" and (
+                trait_filter.op == "eq"):
+            # Lets PostgreSQL use its prefix index on (key, value).
+            conditions.append(
+                sa.func.left(value_col, t.TEXT_INDEX_PREFIX)
+                == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)
+            )
         conditions.append(_OPERATORS[trait_filter.op](value_col, value))
-        return t.event.c.id.in_(
-            sa.select(table.c.event_id).where(*conditions)
-        )
+        return sa.exists().where(*conditions)
 
     def _filter_conditions(self, event_filter: storage.EventFilter):
         f = event_filter
@@ -403,29 +465,44 @@ class Connection(base.Connection):
                 t.event.c.generated <= models.to_naive_utc(f.end_timestamp)
             )
         if f.event_type is not None:
+            # A scalar subquery (desc is unique): the planner then walks
+            # the (event_type_id, generated, message_id) index in order.
             conditions.append(
-                t.event.c.event_type_id.in_(
-                    sa.select(t.event_type.c.id).where(
-                        t.event_type.c.desc == f.event_type
-                    )
-                )
+                t.event.c.event_type_id == _type_id(f.event_type)
             )
         if f.message_id is not None:
             conditions.append(t.event.c.message_id == f.message_id)
+        anchored = bool(conditions) or f.admin_proj is not None or any(
+            trait_filter.op == "eq" for trait_filter in f.traits_filter
+        )
         for trait_filter in f.traits_filter:
-            conditions.append(self._trait_condition(trait_filter))
-        if f.admin_proj is not None:
-            project = storage.TraitFilter(
-                "project_id", "string", f.admin_proj
-            )
-            has_project = sa.exists().where(
-                t.trait_text.c.event_id == t.event.c.id,
-                t.trait_text.c.key == "project_id",
-            )
             conditions.append(
-                sa.or_(self._trait_condition(project), ~has_project)
+                self._trait_condition(trait_filter, anchored)
             )
+        if f.admin_proj is not None:
+            conditions.append(self._visible_to_admin(f.admin_proj))
         return conditions
+
+    @staticmethod
+    def _visible_to_admin(project):
+        """Events with this project_id trait or with none at all.
+
+        event.project_id is NULL when there is no text project_id trait,
+        and also when its value is NULL or too long for the column: those
+        few are told apart through trait_text.
+        """
+        other_project = sa.exists().where(
+            t.trait_text.c.event_id == t.event.c.id,
+            t.trait_text.c.key == "project_id",
+            sa.or_(
+                t.trait_text.c.value.is_(None),
+                t.trait_text.c.value != project,
+            ),
+        )
+        unlisted = sa.and_(t.event.c.project_id.is_(None), ~other_project)
+        if len(project) > t.PROJECT_ID_LENGTH:
+            return unlisted
+        return sa.or_(t.event.c.project_id == project, unlisted)
 
     def _find_marker(self, conditions, marker):
         with self.engine.connect() as conn:
@@ -482,10 +559,9 @@ class Connection(base.Connection):
                     t.event.c.message_id,
                     t.event.c.generated,
                     t.event.c.raw,
-                    t.event_type.c.desc,
+                    _TYPE_NAME,
                 )
-                .join(t.event_type)
-                .where(*conditions)
+                .where(t.event.c.event_type_id.is_not(None), *conditions)
                 .order_by(*order)
                 .limit(size)
             )
@@ -518,17 +594,16 @@ class Connection(base.Connection):
             return rows, self._traits_of(conn, [row.id for row in rows])
 
     def _traits_of(self, conn, event_ids):
+        """Traits of these events, in one query over the four tables."""
         traits = {}
         if not event_ids:
             return traits
-        for table, dtype in t.TABLE_DTYPES:
-            query = sa.select(
-                table.c.event_id, table.c.key, table.c.value
-            ).where(table.c.event_id.in_(event_ids))
-            for event_id, key, value in conn.execute(query):
-                traits.setdefault(event_id, []).append(
-                    models.Trait(key, dtype, value)
-                )
+        for event_id, key, dtype, *values in conn.execute(
+            _traits_query(event_ids, self.dialect)
+        ).all():
+            traits.setdefault(event_id, []).append(
+                models.Trait(key, dtype, values[dtype - 1])
+            )
         for items in traits.values():
             items.sort(key=lambda trait: (trait.name, trait.dtype))
         return traits
@@ -538,39 +613,50 @@ class Connection(base.Connection):
             names = conn.scalars(sa.select(t.event_type.c.desc))
             return sorted(name for name in names if name is not None)
 
-    def _type_event_ids(self, event_type):
-        return sa.select(t.event.c.id).where(
-            t.event.c.event_type_id.in_(
-                sa.select(t.event_type.c.id).where(
-                    t.event_type.c.desc == event_type
+    def get_trait_types(self, event_type):
+        """From event_type_trait, each row checked against its table.
+
+        A summary row may outlive the events that had it (they were
+        deleted), so each is probed for one trait still there. The probe
+        is a scalar subquery with LIMIT 1, which databases run per row
+        and stop at the first match (an EXISTS would be planned as a
+        join over every trait of the type).
+        """
+        summary = t.event_type_trait
+        parts = []
+        for table, dtype in t.TABLE_DTYPES:
+            probe = (
+                sa.select(table.c.event_id)
+                .join(t.event, t.event.c.id == table.c.event_id)
+                .where(
+                    t.event.c.event_type_id == summary.c.event_type_id,
+                    table.c.key == summary.c.key,
+                )
+                .limit(1)
+                .scalar_subquery()
+            )
+            parts.append(
+                sa.select(summary.c.key, summary.c.dtype, probe).where(
+                    summary.c.event_type_id == _type_id(event_type),
+                    summary.c.dtype == dtype,
                 )
             )
-        )
-
-    def get_trait_types(self, event_type):
-        result = []
         with self.engine.connect() as conn:
-            for table, dtype in t.TABLE_DTYPES:
-                query = (
-                    sa.select(table.c.key)
-                    .where(table.c.event_id.in_(
-                        self._type_event_ids(event_type)
-                    ))
-                    .distinct()
-                )
-                result.extend(
-                    {"name": name, "data_type": dtype}
-                    for name in conn.scalars(query)
-                )
-        return sorted(result, key=lambda item: (item["name"],
-                                                item["data_type"]))
+            rows = conn.execute(sa.union_all(*parts)).all()
+        return [
+            {"name": name, "data_type": dtype}
+            for name, dtype, found in sorted(rows)
+            if found is not None
+        ]
 
     def get_traits(self, event_type, trait_name=None):
         result = []
         with self.engine.connect() as conn:
             for table, dtype in t.TABLE_DTYPES:
-                query = sa.select(table.c.key, table.c.value).where(
-                    table.c.event_id.in_(self._type_event_ids(event_type))
+                query = (
+                    sa.select(table.c.key, table.c.value)
+                    .join(t.event, t.event.c.id == table.c.event_id)
+                    .where(t.event.c.event_type_id == _type_id(event_type))
                 )
                 if trait_name is not None:
                     query = query.where(table.c.key == trait_name)
@@ -583,14 +669,23 @@ class Connection(base.Connection):
     # Deletes
 
     def _delete_ids(self, conn, ids):
-        for chunk in _chunks(ids, IN_CHUNK):
+        # PostgreSQL takes the whole list as one array parameter.
+        size = len(ids) if self.dialect == "postgresql" else IN_CHUNK
+        for chunk in _chunks(ids, max(size, 1)):
             for table, _ in t.TABLE_DTYPES:
-                conn.execute(
-                    sa.delete(table).where(table.c.event_id.in_(chunk))
-                )
-            conn.execute(sa.delete(t.event).where(t.event.c.id.in_(chunk)))
+                conn.execute(sa.delete(table).where(
+                    _in(table.c.event_id, chunk, self.dialect)
+                ))
+            conn.execute(sa.delete(t.event).where(
+                _in(t.event.c.id, chunk, self.dialect)
+            ))
 
     def _delete_orphan_types(self, conn):
+        summary = t.event_type_trait
+        used = sa.select(t.event.c.event_type_id).where(
+            t.event.c.event_type_id == summary.c.event_type_id
+        )
+        conn.execute(sa.delete(summary).where(~sa.exists(used)))
         used = sa.select(t.event.c.event_type_id).where(
             t.event.c.event_type_id == t.event_type.c.id
         )
@@ -657,6 +752,145 @@ def _log_reconnect(state):
         state.attempt_number,
         state.outcome.exception(),
     )
+
+
+def _in(column, values, dialect):
+    """``column IN values``; one array parameter on PostgreSQL.
+
+    A list of a thousand parameters costs PostgreSQL more to plan than
+    the query costs to run.
+    """
+    if dialect == "postgresql":
+        array = pg_dialect.ARRAY(column.type)
+        return column == sa.any_(sa.bindparam(None, list(values), array))
+    return column.in_(values)
+
+
+#: The event's type name, looked up per returned row: with a join,
+#: MariaDB would read the (8-row) event_type table first and sort all
+#: the events of every type instead of walking an index in order. The
+#: foreign key makes it never NULL.
+_TYPE_NAME = (
+    sa.select(t.event_type.c.desc)
+    .where(t.event_type.c.id == t.event.c.event_type_id)
+    .scalar_subquery()
+    .label("desc")
+)
+
+
+def _type_id(event_type):
+    return (
+        sa.select(t.event_type.c.id)
+        .where(t.event_type.c.desc == event_type)
+        .scalar_subquery()
+    )
+
+
+def _traits_query(event_ids, dialect):
+    """event_id, key, dtype, then one value column per dtype."""
+    # PostgreSQL types a bare NULL in a UNION as text.
+    typed_null = sa.cast if dialect == "postgresql" else sa.type_coerce
+    parts = []
+    for table, dtype in t.TABLE_DTYPES:
+        values = [
+            table.c.value if other is table
+            else typed_null(sa.null(), other.c.value.type)
+            for other, _ in t.TABLE_DTYPES
+        ]
+        parts.append(
+            sa.select(
+                table.c.event_id,
+                table.c.key,
+                sa.literal(dtype, sa.Integer),
+                *values,
+            ).where(_in(table.c.event_id, event_ids, dialect))
+        )
+    return sa.union_all(*parts)
+
+
+def _project_id(event):
+    """What ``event.project_id`` keeps: see tables.event."""
+    for trait in event.traits:
+        if (trait.name == "project_id"
+                and trait.dtype in (models.NONE_TYPE, models.TEXT_TYPE)):
+            value = trait.value
+            if value is not None and len(value) <= t.PROJECT_ID_LENGTH:
+                return value
+            return None
+    return None
+
+
+_COPY_EVENT_COLUMNS = (
+    "id", "message_id", "generated", "raw", "event_type_id", "project_id",
+)
+_COPY_EVENT_TYPES = (
+    "int4", "varchar", "timestamp", "text", "int4", "varchar",
+)
+_COPY_TRAIT_TYPES = {
+    "trait_text": ("int4", "varchar", "varchar"),
+    "trait_int": ("int4", "varchar", "int8"),
+    "trait_float": ("int4", "varchar", "float8"),
+    "trait_datetime": ("int4", "varchar", "timestamp"),
+}
+
+
+def _executemany(conn, table, columns, rows):
+    """INSERT ``rows`` (tuples) straight through the DBAPI's executemany.
+
+    PyMySQL sends them as multi-row INSERTs, sqlite3 runs one prepared
+    statement; SQLAlchemy's per-row parameter handling is skipped, and
+    only the columns whose type converts values (datetimes) are
+    converted, exactly as SQLAlchemy would.
+    """
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
+    if any(processors):
+        rows = [
+            tuple(
+                value if proc is None or value is None else proc(value)
+                for proc, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} "
+        f"({', '.join(quote(name) for name in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})",
+        rows,
+    )
+
+
+def _copy(conn, table, columns, types, rows):
+    """COPY ``rows`` into ``table`` in binary, inside conn's transaction.
+
+    psycopg's errors are raised as SQLAlchemy's (IntegrityError when
+    another writer stored one of the message_ids meanwhile,
+    OperationalError when the server is lost), as for any statement,
+    so the retries of _store and _reconnecting apply.
+    """
+    statement = (
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    )
+    fairy = conn.connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with fairy.driver_connection.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(
+            statement, None, exc, dbapi.Error, connection_invalidated=lost
+        ) from exc
 
 
 def _duplicate(message_id, where):

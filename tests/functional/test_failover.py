@@ -195,10 +195,11 @@ class TestFailover(unittest.TestCase):
         crashed = []
 
         def crash_primary(_conn, _cursor, statement, *_args):
-            # The primary dies between the batch's event rows and its
-            # trait rows: the transaction can neither commit nor vanish
-            # silently.
-            if not crashed and statement.startswith("INSERT INTO trait_int"):
+            # The primary dies after the batch's event and trait rows
+            # (written by COPY), before its last statement: the
+            # transaction can neither commit nor vanish silently.
+            if not crashed and statement.startswith(
+                    "INSERT INTO event_type_trait"):
                 crashed.append(True)
                 self.primary.stop()
                 self.standby.promote()

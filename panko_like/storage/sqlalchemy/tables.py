@@ -89,6 +89,10 @@ event = sa.Table(
     sa.Column("generated", PreciseTimestamp()),
     sa.Column("raw", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
     sa.Column("event_type_id", sa.Integer, sa.ForeignKey("event_type.id")),
+    # The value of the event's text ``project_id`` trait when it has one
+    # of at most PROJECT_ID_LENGTH characters, else NULL: tenant pages
+    # are then one index range (revision 0003).
+    sa.Column("project_id", sa.String(255)),
     sa.Index("ix_event_generated_message_id", "generated", "message_id"),
     sa.Index(
         "ix_event_type_generated_message_id",
@@ -96,6 +100,34 @@ event = sa.Table(
         "generated",
         "message_id",
     ),
+    sa.Index(
+        "ix_event_project_generated_message_id",
+        "project_id",
+        "generated",
+        "message_id",
+    ),
+    **_mysql_table_args(),
+)
+
+#: Longest project_id copied into ``event.project_id``.
+PROJECT_ID_LENGTH = 255
+
+#: Every (trait name, dtype) stored with events of a type, kept by the
+#: writers so that listing a type's trait types is an index lookup
+#: (revision 0003). A row may outlive the last event that had it; the
+#: reader checks each row against the trait tables.
+event_type_trait = sa.Table(
+    "event_type_trait",
+    metadata,
+    sa.Column(
+        "event_type_id",
+        sa.Integer,
+        sa.ForeignKey("event_type.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("dtype", sa.Integer, primary_key=True, autoincrement=False),
     **_mysql_table_args(),
 )
 
@@ -145,6 +177,14 @@ TRAIT_TABLES = {
     models.INT_TYPE: trait_int,
     models.FLOAT_TYPE: trait_float,
     models.DATETIME_TYPE: trait_datetime,
+}
+#: Panko's dtype -> the dtype its values read back as.
+STORAGE_DTYPES = {
+    models.NONE_TYPE: models.TEXT_TYPE,
+    models.TEXT_TYPE: models.TEXT_TYPE,
+    models.INT_TYPE: models.INT_TYPE,
+    models.FLOAT_TYPE: models.FLOAT_TYPE,
+    models.DATETIME_TYPE: models.DATETIME_TYPE,
 }
 #: Each trait table once, with the dtype its values read back as.
 TABLE_DTYPES = (

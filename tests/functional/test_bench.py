@@ -1,0 +1,58 @@
+"""panko-like-bench: a smoke run on every backend (figures not judged)."""
+
+import json
+import os
+import tempfile
+
+from panko_like import bench, storage
+from tests.functional import backends
+from tests.functional.test_commands import run
+
+
+class BenchScenarios:
+    def admin_url(self):
+        backend = backends.BACKENDS[self.backend_name]
+        return backend.admin_url() or "sqlite://"
+
+    def test_smoke_run_checks_every_answer(self):
+        out = os.path.join(tempfile.mkdtemp(), "bench.json")
+        self.addCleanup(os.remove, out)
+        result = run("panko-like-bench", "--url", self.admin_url(),
+                     "-n", "2000", "--batch-size", "300", "--repeat", "3",
+                     "--scan-repeat", "1", "--checkpoint", "900",
+                     "--json", out)
+        self.assertIn("every answer checked: OK", result.stdout)
+        with open(out) as f:
+            figures = json.load(f)
+        self.assertEqual([], figures["failures"])
+        self.assertEqual(2000, figures["events"])
+        self.assertGreater(figures["ingest"]["events_per_s"], 0)
+        self.assertGreater(figures["floor"]["events_per_s"], 0)
+        self.assertEqual(1000, figures["expiry"]["events"])
+        self.assertEqual(
+            sorted(name for name, _, _ in bench.queries(
+                bench.Expected(bench.Workload(1), 10), 1)),
+            sorted(figures["queries"]))
+        self.assertIn("900", figures["checkpoints"])
+        self.assertGreater(figures["peak_rss_mb"], 0)
+
+    def test_a_wrong_answer_is_a_failure(self):
+        workload = bench.Workload(7)
+        expected = bench.Expected(workload, samples=50)
+        for batch in workload.events(600, 200):
+            self.assertEqual([], self.conn.record_events(batch))
+            expected.add(batch)
+        figures, failures = bench.run_queries(self.conn, expected, 2, 1)
+        self.assertEqual([], failures)
+        # The first event goes missing: every query that should list it
+        # now answers wrong, and says so.
+        first = expected.first.ids()[0]
+        self.conn.delete_events(storage.EventFilter(message_id=first))
+        figures, failures = bench.run_queries(self.conn, expected, 8, 1)
+        self.assertTrue(
+            any(f.startswith("h_first_page") for f in failures), failures)
+
+
+# The tool measures the SQL driver (its floor is written in SQL).
+globals().update(backends.make_test_cases(
+    BenchScenarios, names=backends.SQL_BACKENDS))
