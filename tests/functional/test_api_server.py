@@ -62,11 +62,12 @@ class ServerChecks:
 class ConfiguredServer(ServerChecks):
     """A server with a configuration file for the test's database."""
 
-    def config(self, **api):
+    def config(self, extra=None, **api):
         home = self.make_home()
         sections = {
             "database": {"connection": self.url, "max_retries": 0},
             "api": {"auth_mode": "noauth", "workers": 2, **api},
+            **(extra or {}),
         }
         return home, apiserver.write_config(home, sections)
 
@@ -134,6 +135,38 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
 
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
+
+class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
+    """keystone mode as a process: tokens are required before anything.
+
+    The Keystone named here is a closed loopback port; no request that
+    reaches it is made, since none of these carries a token.
+    """
+
+    def test_requests_without_a_token_are_refused(self):
+        home, path = self.config(
+            {"keystone_authtoken": {
+                "auth_type": "password",
+                "auth_url": "http://127.0.0.1:9/v3",
+                "www_authenticate_uri": "http://127.0.0.1:9/v3",
+                "username": "panko", "password": "secret",
+                "project_name": "service",
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            }},
+            auth_mode="keystone", workers=1,
+        )
+        server = self.start("--config-file", path, home=home)
+        for headers in ({}, apiserver.ADMIN):
+            answer = server.request("GET", "/v2/events", headers=headers)
+            self.assertEqual(401, answer.status, answer.body)
+            self.assertIn("http://127.0.0.1:9/v3",
+                          answer.headers["WWW-Authenticate"])
+            self.assertEqual("Client",
+                             answer.json()["error_message"]["faultcode"])
+        self.assertEqual(200, server.request("GET", "/").status)
+        self.assert_graceful_exit(server)
+
 
 NO_SYSTEM_CONFIG = not any(
     os.path.exists(path) for path in (
@@ -232,6 +265,12 @@ class TestServerErrors(unittest.TestCase):
     def test_bad_workers(self):
         result = self.run_api(config={"api": {"workers": 0}})
         self.assert_clear_error(result, "configuration error", "workers")
+
+    def test_keystone_mode_without_credentials(self):
+        # auth_mode defaults to keystone once there is a config file.
+        result = self.run_api(config={"database": {}})
+        self.assert_clear_error(result, "configuration error",
+                                "[keystone_authtoken] has no auth_type")
 
     def test_unreachable_database(self):
         result = self.run_api(config={"database": {
