@@ -27,6 +27,7 @@ migrates documents Panko wrote to this layout in place.
 import datetime
 import json
 import re
+import urllib.parse
 
 import bson
 import pymongo
@@ -86,6 +87,22 @@ def redact(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name``; its credentials stay valid.
+
+    Where the URL named a database and no ``authSource``, the user
+    authenticated there, so that becomes the ``authSource``.
+    """
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query)
+    if "@" in parts.netloc and not any(
+            key.lower() == "authsource" for key, _ in query):
+        query.append(("authSource", parts.path.strip("/") or "admin"))
+    return parts._replace(
+        path=f"/{name}", query=urllib.parse.urlencode(query)
+    ).geturl()
+
+
 def to_us(value: datetime.datetime) -> int:
     """Naive UTC datetime -> integer microseconds since the epoch."""
     return (models.to_naive_utc(value) - _EPOCH) // _ONE_US
@@ -106,7 +123,8 @@ def _trait_document(trait: models.Trait) -> dict:
     return doc
 
 
-def _event_document(event: models.Event, raw: str | None) -> dict:
+def event_document(event: models.Event, raw: str | None) -> dict:
+    """The document of a validated event; ``raw`` is its JSON text."""
     return {
         "_id": event.message_id,
         "event_type": event.event_type,
@@ -425,7 +443,7 @@ class Connection(base.Connection):
             try:
                 event.validate()
                 raw = None if event.raw is None else models.dump_raw(event.raw)
-                doc = _event_document(event, raw)
+                doc = event_document(event, raw)
                 _check_size(doc, len(event.traits))
             except models.InvalidEvent as exc:
                 rejected.append(
