@@ -410,7 +410,8 @@ class Connection(base.Connection):
             return None
         self.db.command(
             "collMod", EVENTS,
-            index={"name": TTL_INDEX, "expireAfterSeconds": ttl},
+            index={"keyPattern": {"timestamp": 1},
+                   "expireAfterSeconds": ttl},
         )
         return f"set the TTL index {TTL_INDEX} to {ttl} s"
 
@@ -569,28 +570,30 @@ class Connection(base.Connection):
             - datetime.timedelta(seconds=ttl)
         )
         expired = {"generated_us": {"$lt": cutoff}}
-        ids = [
-            doc["_id"]
-            for doc in self.events.find(
-                expired, {"_id": 1},
-                sort=[("generated_us", 1), ("_id", 1)],
-                limit=max_count,
-            )
-        ]
-        if not ids:
-            # The expirer is done: leave the rest to MongoDB's own TTL
-            # monitor, following the option. Syncing only now keeps the
-            # monitor from racing with the batches counted above.
-            change = self.sync_ttl_index(self._configured_ttl())
-            if change:
-                LOG.info("MongoDB: %s", change)
-            return 0
-        deleted = self.events.delete_many(
-            {"_id": {"$in": ids}, **expired}
-        ).deleted_count
-        LOG.debug("Deleted %d events generated before %s",
-                  deleted, from_us(cutoff))
-        return deleted
+        while ids := self._oldest_ids(expired, max_count):
+            deleted = self.events.delete_many(
+                {"_id": {"$in": ids}, **expired}
+            ).deleted_count
+            # 0: the TTL monitor took them all meanwhile; look again.
+            if deleted:
+                LOG.debug("Deleted %d events generated before %s",
+                          deleted, from_us(cutoff))
+                return deleted
+        # The expirer is done: leave what expires next to MongoDB's own
+        # TTL monitor, as the option says. Syncing only now keeps the
+        # monitor from racing with the batches counted above.
+        change = self.sync_ttl_index(self._configured_ttl())
+        if change:
+            LOG.info("MongoDB: %s", change)
+        return 0
+
+    def _oldest_ids(self, query, count):
+        cursor = self.events.find(
+            query, {"_id": 1},
+            sort=[("generated_us", 1), ("_id", 1)],
+            limit=count,
+        )
+        return [doc["_id"] for doc in cursor]
 
     def delete_events(self, event_filter):
         return self.events.delete_many(
