@@ -232,6 +232,7 @@ BACKENDS = {
     for backend in (SQLiteBackend(), PostgreSQLBackend(), MySQLBackend(),
                     MongoDBBackend())
 }
+SQL_BACKENDS = ("sqlite", "postgresql", "mysql")
 
 
 def required():
@@ -287,13 +288,13 @@ class BackendTestCase(unittest.TestCase):
             self.skipTest(f"not implemented: {exc}")
 
 
-def make_test_cases(scenarios, base=BackendTestCase):
-    """One TestCase class per backend from a mixin of test methods.
+def make_test_cases(scenarios, base=BackendTestCase, names=tuple(BACKENDS)):
+    """One TestCase class per backend in ``names`` from a mixin of tests.
 
     Use at module level: ``globals().update(make_test_cases(Mixin))``.
     """
     cases = {}
-    for name in BACKENDS:
+    for name in names:
         cls_name = f"{scenarios.__name__}_{name}"
         cases[cls_name] = type(
             cls_name,

@@ -16,13 +16,6 @@ from tests.functional import backends, dataset
 from tests.functional.test_commands import run
 
 
-class SQLTestCase(backends.BackendTestCase):
-    def setUp(self):
-        super().setUp()
-        if self.backend_name not in ("sqlite", "postgresql", "mysql"):
-            self.skipTest("SQL backends only")
-
-
 class MigrationScenarios:
     def test_models_match_migrations(self):
         with self.conn.engine.connect() as conn:
@@ -136,5 +129,7 @@ class AdoptionScenarios:
         self.assertIn("image.upload", self.conn.get_event_types())
 
 
-globals().update(backends.make_test_cases(MigrationScenarios, SQLTestCase))
-globals().update(backends.make_test_cases(AdoptionScenarios, SQLTestCase))
+globals().update(backends.make_test_cases(
+    MigrationScenarios, names=backends.SQL_BACKENDS))
+globals().update(backends.make_test_cases(
+    AdoptionScenarios, names=backends.SQL_BACKENDS))
