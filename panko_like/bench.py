@@ -568,6 +568,8 @@ def parse_args(argv):
                         help="skip the expiry of the older half")
     parser.add_argument("--keep", action="store_true",
                         help="keep our database (its URL is printed)")
+    parser.add_argument("--report", nargs="+", metavar="JSON",
+                        help="only print an RST table of these results")
     return parser.parse_args(argv)
 
 
@@ -632,8 +634,69 @@ def _count(conn):
         return c.exec_driver_sql("SELECT count(*) FROM event").scalar()
 
 
+def report(paths):
+    """An RST table: one column per run (and checkpoint), one row per
+    figure."""
+    columns = []
+    for path in paths:
+        with open(path) as f:
+            run = json.load(f)
+        for loaded, point in sorted(run["checkpoints"].items(),
+                                    key=lambda item: int(item[0])):
+            columns.append((run["backend"], int(loaded), point, {}))
+        columns.append((run["backend"], run["events"], run, run))
+    rows = [
+        ("ingestion, events/s",
+         lambda p, r: f"{(p.get('ingest') or p)['events_per_s']:,}"),
+        ("floor, events/s",
+         lambda p, r: f"{r['floor']['events_per_s']:,}"
+         if r.get("floor") else ""),
+        ("ours / floor",
+         lambda p, r: f"{r['ingest']['ratio_to_floor']:.0%}"
+         if r.get("floor") else ""),
+    ]
+    for name in ("a_event_type_page", "b_resource_all",
+                 "c_project_3_days_page", "d_project_memory_page",
+                 "e_message_id", "f_event_types", "g_trait_types",
+                 "h_first_page", "i_state_values"):
+        rows.append((
+            f"({name[0]}) p50 / p95 ms",
+            lambda p, r, n=name: "{p50_ms:.1f} / {p95_ms:.1f}".format(
+                **p["queries"][n])))
+    rows += [
+        ("(i) rows/s", lambda p, r: "{:,}".format(
+            p["queries"]["i_state_values"]["rows_per_s"])),
+        ("expiry of half: s (events/s)",
+         lambda p, r: "{seconds} ({events_per_s:,})".format(**r["expiry"])
+         if r.get("expiry") else ""),
+        ("peak RSS of the tool, MB",
+         lambda p, r: str(r["peak_rss_mb"]) if r else ""),
+    ]
+    header = ["figure"] + [f"{backend} {loaded:,}"
+                           for backend, loaded, _, _ in columns]
+    table = [header] + [
+        [label] + [fmt(point, run) for _, _, point, run in columns]
+        for label, fmt in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    rule = "  ".join("=" * w for w in widths)
+    def line(cells):
+        return "  ".join(
+            cell.ljust(width)
+            for cell, width in zip(cells, widths, strict=True)
+        ).rstrip()
+
+    lines = [rule, line(header), rule]
+    lines += [line(row) for row in table[1:]]
+    lines.append(rule)
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report:
+        print(report(args.report))
+        return 0
     workload = Workload(args.seed)
     expected = Expected(workload, samples=max(1, args.events // 200))
     scratch = Scratch(args.url)

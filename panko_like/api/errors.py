@@ -172,11 +172,35 @@ def _message_of(response):
 
 def _check_url(environ):
     try:
-        environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
-        urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
-                               keep_blank_values=True, errors="strict")
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+        query = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
+                                       keep_blank_values=True,
+                                       errors="strict")
     except UnicodeError:
         raise BadRequest("The request URL is not valid UTF-8.")
+    if "\x00" in path or any("\x00" in k + v for k, v in query):
+        raise BadRequest("The request URL contains a NUL character.")
+
+
+def check_text(value, what="The request body"):
+    """Refuse NUL characters and lone surrogates in any string of a body.
+
+    No database stores them; let them reach one and it answers 500.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{what} contains a NUL character.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{what} contains invalid Unicode.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, what)
+            check_text(item, what)
+    elif isinstance(value, list):
+        for item in value:
+            check_text(item, what)
 
 
 def _take_body(request, limit):

@@ -32,11 +32,21 @@ def _require_identity(identity):
         raise errors.Forbidden("RBAC Authorization Failed")
 
 
-def enforce(request, rule):
-    """Deny with 403 unless ``rule`` allows the caller."""
+def enforce(request, rule, anonymous=False):
+    """Deny with 403 unless ``rule`` allows the caller.
+
+    ``anonymous``: let the policy itself decide about a request without
+    identity (a sender such as Ceilometer's http publisher has none);
+    the default rules still refuse it. A request naming only a user or
+    only a project is refused, as for every other endpoint.
+    """
     identity = identity_of(request)
-    _require_identity(identity)
-    values = identity.policy_values()
+    if identity.user_id or identity.project_id or not anonymous:
+        _require_identity(identity)
+        values = identity.policy_values()
+    else:
+        # Truly anonymous: no roles either, whatever headers came along.
+        values = {"roles": [], "user_id": None, "project_id": None}
     if not request.enforcer.enforce(rule, values, values):
         raise errors.Forbidden("RBAC Authorization Failed")
     return identity

@@ -327,30 +327,15 @@ class Connection(base.Connection):
         return ids
 
     def _insert_events(self, conn, todo, type_ids):
-        rows = [
-            {
-                "message_id": event.message_id,
-                "generated": event.generated,
-                "raw": raw,
-                "event_type_id": type_ids[event.event_type],
-                "project_id": _project_id(event),
-            }
+        """One multi-row INSERT, then one SELECT for the new ids."""
+        _executemany(conn, t.event, _COPY_EVENT_COLUMNS[1:], [
+            (event.message_id, event.generated, raw,
+             type_ids[event.event_type], _project_id(event))
             for event, raw in todo
-        ]
-        dialect = conn.dialect
-        if dialect.insert_executemany_returning_sort_by_parameter_order:
-            result = conn.execute(
-                sa.insert(t.event).returning(
-                    t.event.c.message_id,
-                    t.event.c.id,
-                    sort_by_parameter_order=True,
-                ),
-                rows,
-            )
-            return dict(result.all())
-        conn.execute(sa.insert(t.event), rows)
+        ])
         ids = {}
-        for chunk in _chunks([row["message_id"] for row in rows], IN_CHUNK):
+        for chunk in _chunks([event.message_id for event, _ in todo],
+                             IN_CHUNK):
             ids.update(
                 conn.execute(
                     sa.select(t.event.c.message_id, t.event.c.id).where(
@@ -362,16 +347,17 @@ class Connection(base.Connection):
 
     def _insert_traits(self, conn, todo, ids):
         rows = {table.name: [] for table, _ in t.TABLE_DTYPES}
+        tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
         for event, _ in todo:
             event_id = ids[event.message_id]
             for trait in event.traits:
-                rows[t.TRAIT_TABLES[trait.dtype].name].append(
-                    {"event_id": event_id, "key": trait.name,
-                     "value": trait.value}
+                rows[tables[trait.dtype]].append(
+                    (event_id, trait.name, trait.value)
                 )
         for table, _ in t.TABLE_DTYPES:
             if rows[table.name]:
-                conn.execute(sa.insert(table), rows[table.name])
+                _executemany(conn, table, ("event_id", "key", "value"),
+                             rows[table.name])
 
     def _copy_rows(self, conn, todo, type_ids):
         """PostgreSQL: every row of the batch by binary COPY.
@@ -425,7 +411,16 @@ class Connection(base.Connection):
 
     # Reads
 
-    def _trait_condition(self, trait_filter: storage.TraitFilter):
+    def _trait_condition(self, trait_filter: storage.TraitFilter,
+                         anchored=False):
+        """The SQL condition of one trait filter.
+
+        ``anchored``: the filter has other conditions that an index on
+        events serves. A range or ``ne`` filter then probes each candidate
+        event's trait by primary key (a scalar subquery, at most one row
+        since (event_id, key) is the key) instead of joining every trait
+        in the range, so a page stops after its first matches.
+        """
         if (trait_filter.key == "project_id"
                 and trait_filter.type == "string"
                 and trait_filter.op == "eq"
@@ -435,21 +430,26 @@ class Connection(base.Connection):
         table = _FILTER_TABLES[trait_filter.type]
         value_col = table.c.value
         value = trait_filter.value
-        conditions = [
+        if (trait_filter.type == "string" and trait_filter.op != "eq"
+                and self.dialect == "postgresql"):
+            # Order text by code point everywhere, whatever the
+            # database's collation (SQLite and MySQL's utf8mb4_bin do).
+            value_col = value_col.collate("C")
+        own_trait = [
             table.c.event_id == t.event.c.id,
             table.c.key == trait_filter.key,
         ]
-        if trait_filter.type == "string":
-            if trait_filter.op == "eq" and self.dialect == "postgresql":
-                # Lets PostgreSQL use its prefix index on (key, value).
-                conditions.append(
-                    sa.func.left(value_col, t.TEXT_INDEX_PREFIX)
-                    == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)
-                )
-            elif trait_filter.op != "eq" and self.dialect == "postgresql":
-                # Order text by code point everywhere, whatever the
-                # database's collation (SQLite and MySQL's utf8mb4_bin do).
-                value_col = value_col.collate("C")
+        if anchored and trait_filter.op != "eq":
+            probe = sa.select(value_col).where(*own_trait).scalar_subquery()
+            return _OPERATORS[trait_filter.op](probe, value)
+        conditions = list(own_trait)
+        if trait_filter.type == "string" and self.dialect == "postgresql" and (
+                trait_filter.op == "eq"):
+            # Lets PostgreSQL use its prefix index on (key, value).
+            conditions.append(
+                sa.func.left(value_col, t.TEXT_INDEX_PREFIX)
+                == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)
+            )
         conditions.append(_OPERATORS[trait_filter.op](value_col, value))
         return sa.exists().where(*conditions)
 
@@ -472,8 +472,13 @@ class Connection(base.Connection):
             )
         if f.message_id is not None:
             conditions.append(t.event.c.message_id == f.message_id)
+        anchored = bool(conditions) or f.admin_proj is not None or any(
+            trait_filter.op == "eq" for trait_filter in f.traits_filter
+        )
         for trait_filter in f.traits_filter:
-            conditions.append(self._trait_condition(trait_filter))
+            conditions.append(
+                self._trait_condition(trait_filter, anchored)
+            )
         if f.admin_proj is not None:
             conditions.append(self._visible_to_admin(f.admin_proj))
         return conditions
@@ -554,10 +559,9 @@ class Connection(base.Connection):
                     t.event.c.message_id,
                     t.event.c.generated,
                     t.event.c.raw,
-                    t.event_type.c.desc,
+                    _TYPE_NAME,
                 )
-                .join(t.event_type)
-                .where(*conditions)
+                .where(t.event.c.event_type_id.is_not(None), *conditions)
                 .order_by(*order)
                 .limit(size)
             )
@@ -596,7 +600,7 @@ class Connection(base.Connection):
             return traits
         for event_id, key, dtype, *values in conn.execute(
             _traits_query(event_ids, self.dialect)
-        ):
+        ).all():
             traits.setdefault(event_id, []).append(
                 models.Trait(key, dtype, values[dtype - 1])
             )
@@ -613,32 +617,36 @@ class Connection(base.Connection):
         """From event_type_trait, each row checked against its table.
 
         A summary row may outlive the events that had it (they were
-        deleted): the EXISTS drops those, so the answer is exact.
+        deleted), so each is probed for one trait still there. The probe
+        is a scalar subquery with LIMIT 1, which databases run per row
+        and stop at the first match (an EXISTS would be planned as a
+        join over every trait of the type).
         """
         summary = t.event_type_trait
         parts = []
         for table, dtype in t.TABLE_DTYPES:
-            still_there = (
+            probe = (
                 sa.select(table.c.event_id)
                 .join(t.event, t.event.c.id == table.c.event_id)
                 .where(
                     t.event.c.event_type_id == summary.c.event_type_id,
                     table.c.key == summary.c.key,
                 )
-                .exists()
+                .limit(1)
+                .scalar_subquery()
             )
             parts.append(
-                sa.select(summary.c.key, summary.c.dtype).where(
+                sa.select(summary.c.key, summary.c.dtype, probe).where(
                     summary.c.event_type_id == _type_id(event_type),
                     summary.c.dtype == dtype,
-                    still_there,
                 )
             )
         with self.engine.connect() as conn:
             rows = conn.execute(sa.union_all(*parts)).all()
         return [
             {"name": name, "data_type": dtype}
-            for name, dtype in sorted(rows)
+            for name, dtype, found in sorted(rows)
+            if found is not None
         ]
 
     def get_traits(self, event_type, trait_name=None):
@@ -661,12 +669,16 @@ class Connection(base.Connection):
     # Deletes
 
     def _delete_ids(self, conn, ids):
-        for chunk in _chunks(ids, IN_CHUNK):
+        # PostgreSQL takes the whole list as one array parameter.
+        size = len(ids) if self.dialect == "postgresql" else IN_CHUNK
+        for chunk in _chunks(ids, max(size, 1)):
             for table, _ in t.TABLE_DTYPES:
-                conn.execute(
-                    sa.delete(table).where(table.c.event_id.in_(chunk))
-                )
-            conn.execute(sa.delete(t.event).where(t.event.c.id.in_(chunk)))
+                conn.execute(sa.delete(table).where(
+                    _in(table.c.event_id, chunk, self.dialect)
+                ))
+            conn.execute(sa.delete(t.event).where(
+                _in(t.event.c.id, chunk, self.dialect)
+            ))
 
     def _delete_orphan_types(self, conn):
         summary = t.event_type_trait
@@ -754,6 +766,18 @@ def _in(column, values, dialect):
     return column.in_(values)
 
 
+#: The event's type name, looked up per returned row: with a join,
+#: MariaDB would read the (8-row) event_type table first and sort all
+#: the events of every type instead of walking an index in order. The
+#: foreign key makes it never NULL.
+_TYPE_NAME = (
+    sa.select(t.event_type.c.desc)
+    .where(t.event_type.c.id == t.event.c.event_type_id)
+    .scalar_subquery()
+    .label("desc")
+)
+
+
 def _type_id(event_type):
     return (
         sa.select(t.event_type.c.id)
@@ -808,6 +832,37 @@ _COPY_TRAIT_TYPES = {
     "trait_float": ("int4", "varchar", "float8"),
     "trait_datetime": ("int4", "varchar", "timestamp"),
 }
+
+
+def _executemany(conn, table, columns, rows):
+    """INSERT ``rows`` (tuples) straight through the DBAPI's executemany.
+
+    PyMySQL sends them as multi-row INSERTs, sqlite3 runs one prepared
+    statement; SQLAlchemy's per-row parameter handling is skipped, and
+    only the columns whose type converts values (datetimes) are
+    converted, exactly as SQLAlchemy would.
+    """
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
+    if any(processors):
+        rows = [
+            tuple(
+                value if proc is None or value is None else proc(value)
+                for proc, value in zip(processors, row, strict=True)
+            )
+            for row in rows
+        ]
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} "
+        f"({', '.join(quote(name) for name in columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})",
+        rows,
+    )
 
 
 def _copy(conn, table, columns, types, rows):

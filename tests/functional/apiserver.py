@@ -83,11 +83,13 @@ class APIServer:
                     f"panko-like-api exited {self.process.returncode}:\n"
                     f"{self.logs()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 1):
+                # Answered by a worker, not only accepted by the arbiter.
+                if self.request("GET", "/", timeout=5).status == 200:
                     return self
             except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"panko-like-api did not listen:\n{self.logs()}")
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"panko-like-api did not answer:\n{self.logs()}")
 
     def stop(self, sig=signal.SIGTERM, timeout=60) -> int:
         """Send ``sig`` and wait; the exit code."""
@@ -117,6 +119,15 @@ class APIServer:
                     parts.append(f.read())
         return "\n".join(parts)
 
+    def wait_for_workers(self, count, timeout=30) -> list[int]:
+        """Pids of the arbiter's children, once there are ``count``."""
+        deadline = time.monotonic() + timeout
+        while len(workers := self.workers()) < count:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        return workers
+
     def workers(self) -> list[int]:
         """Pids of the arbiter's child processes."""
         children = []
@@ -134,7 +145,7 @@ class APIServer:
                 children.append(int(entry))
         return children
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, timeout=60):
         data = None
         headers = dict(headers or {})
         if body is not None:
@@ -144,7 +155,7 @@ class APIServer:
             self.url + path, data=data, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return Response(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as exc:
             return Response(exc.code, exc.headers, exc.read())

@@ -5,6 +5,8 @@ import os
 import tempfile
 import urllib.parse
 
+from keystonemiddleware import auth_token
+
 from tests.functional import backends
 from tests.functional.api_base import (
     ADMIN_A,
@@ -52,6 +54,21 @@ class RootScenarios:
         app = self.make_app()
         self.assertEqual("v2", app.get("/").json["versions"]["values"][0]
                          ["id"])
+
+    def test_keystone_mode_refuses_requests_without_a_token(self):
+        self.conf.set_override("auth_mode", "keystone", group="api")
+        for group, options in auth_token.list_opts():
+            self.conf.register_opts(options, group=group)
+        self.conf.set_override("www_authenticate_uri",
+                               "http://keystone.example/identity",
+                               group="keystone_authtoken")
+        app = self.make_app()
+        # Identity headers alone mean nothing in keystone mode.
+        response = app.get("/v2/events", headers=ADMIN_A, status=401)
+        self.assertError(response, 401)
+        self.assertEqual('Keystone uri="http://keystone.example/identity"',
+                         response.headers["WWW-Authenticate"])
+        app.get("/healthcheck", status=200)
 
     def test_versions_under_a_script_name(self):
         app = self.make_app(SCRIPT_NAME="/telemetry")
@@ -123,6 +140,19 @@ class RootScenarios:
             {"api": {"events:query:simple": True},
              "event_storage": {"storage:production_ready": True}},
             body)
+
+    def test_driver_without_queries_answers_501(self):
+        self.conf.set_override("connection", "log://", group="database")
+        app = self.make_app()
+        app.post_json("/v2/events", [IngestScenarios.API_EVENT],
+                      headers=ADMIN_A, status=201)
+        for path in ("/v2/events", "/v2/events/x", "/v2/event_types"):
+            response = app.get(path, headers=ADMIN_A, status=501)
+            self.assertError(response, 501, faultcode="Server")
+        self.assertEqual(
+            {"api": {"events:query:simple": False},
+             "event_storage": {"storage:production_ready": False}},
+            app.get("/v2/capabilities").json)
 
     def test_unknown_path_and_method(self):
         self.assertError(self.get("/v2/nothing", status=404), 404,
@@ -390,6 +420,24 @@ class QueryScenarios:
         self.assertError(self.get("/v2/event_types/%c3%28/traits",
                                   status=400), 400)
 
+    def test_nul_characters_are_refused_everywhere(self):
+        self.load()
+        for path in ("/v2/events?q.field=event_type&q.value=%00",
+                     "/v2/events?q.field=message_id&q.value=a%00",
+                     "/v2/events?q.field=x%00&q.value=1&q.type=integer",
+                     "/v2/events?marker=%00", "/v2/events/%00",
+                     "/v2/event_types/%00/traits",
+                     "/v2/event_types/a/traits/%00"):
+            self.assertError(self.get(path, status=400), 400,
+                             "The request URL contains a NUL character.")
+        self.assertError(self.app.delete("/v2/events/%00", headers=ADMIN_A,
+                                         status=400), 400)
+        for value in ("a\x00", "\ud800"):
+            body = {"q": [{"field": "event_type", "value": value}]}
+            self.assertError(
+                self.get_body("/v2/events", json.dumps(body), status=400),
+                400)
+
     def test_unicode_values_round_trip(self):
         from tests.functional.api_base import event, trait
         self.load([event("u", [trait("name", "東京サーバー 🚀"),
@@ -555,12 +603,37 @@ class IngestScenarios:
             self.assertTrue(r["reason"])
         self.assertEqual(["new-1", "ceilo-1"], self.ids(q(ALL_TENANTS)))
 
+    def test_unstorable_text_and_dates_are_rejected_events(self):
+        base = {"event_type": "x", "generated": "2026-01-01T00:00:00"}
+        events = [
+            dict(base, message_id="a\ud800"),
+            dict(base, message_id="a\x00"),
+            dict(base, message_id="b", event_type="x\x00"),
+            dict(base, message_id="c", traits=[["k\x00", 1, "v"]]),
+            dict(base, message_id="d", traits=[["k", 1, "v\x00"]]),
+            dict(base, message_id="e",
+                 generated="0001-01-01T00:00:00+01:00"),
+            dict(base, message_id="f",
+                 generated="9999-12-31T23:59:59-01:00"),
+            dict(base, message_id="ok", raw={"a\x00": "\x00"}),
+        ]
+        response = self.post(events, status=400)
+        self.assertEqual(
+            ["a\ud800", "a\x00", "b", "c", "d", "e", "f"],
+            [r["message_id"] for r in response.json["rejected"]])
+        self.assertEqual(1, response.json["stored"])
+        self.assertEqual({"a\x00": "\x00"},
+                         self.get("/v2/events/ok").json["raw"])
+
     def test_bad_bodies(self):
         for body, message in (
+                (b"[" * 100000 + b"]" * 100000,
+                 "The request body is nested too deeply."),
+                (b"[" + b"9" * 5000 + b"]", None),
                 (b"{", None), (b"\xff", "The request body is not valid "
                                "UTF-8."),
-                (b'{"message_id": "x"}',
-                 "The body must be a JSON list of events.")):
+                (b'"x"', "The body must be a JSON list of events (or one "
+                         "event)."), (b"3", None)):
             response = self.app.post(
                 "/v2/events", body, headers=ADMIN_A,
                 content_type="application/json", status=400)
@@ -586,6 +659,24 @@ class IngestScenarios:
         self.assertError(response, 413)
         self.assertEqual([], self.ids(q(ALL_TENANTS)))
 
+    def test_ceilometer_unbatched_post(self):
+        response = self.post(self.CEILOMETER_EVENT)
+        self.assertEqual({"stored": 1, "duplicates": []}, response.json)
+
+    def test_anonymous_post_when_the_policy_allows_it(self):
+        # Ceilometer's http publisher sends no credentials.
+        self.assertError(self.post([self.API_EVENT], headers={},
+                                   status=403), 403,
+                         "RBAC Authorization Failed")
+        path = os.path.join(tempfile.mkdtemp(), "policy.yaml")
+        with open(path, "w") as f:
+            f.write('"telemetry:events:create": "@"\n')
+        self.conf.set_override("policy_file", path, group="oslo_policy")
+        app = self.make_app()
+        app.post_json("/v2/events", [self.API_EVENT], status=201)
+        self.assertError(app.get("/v2/events", status=403), 403)
+        self.assertEqual(["new-1"], self.ids(q(ALL_TENANTS)))
+
     def test_only_admins_post_and_delete(self):
         self.load()
         self.assertError(self.post([self.API_EVENT], headers=USER_A1,
@@ -602,9 +693,14 @@ class IngestScenarios:
                          self.ids(q(ALL_TENANTS)))
 
 
-class APIScenarios(RootScenarios, RBACScenarios, QueryScenarios,
-                   IngestScenarios):
+class APIScenarios(RBACScenarios, QueryScenarios, IngestScenarios):
     pass
 
 
 globals().update(backends.make_test_cases(APIScenarios, base=APITestCase))
+
+
+class RootTest(RootScenarios, APITestCase):
+    """The pipeline around the v2 API does not depend on the backend."""
+
+    backend_name = "sqlite"

@@ -1,10 +1,136 @@
 """``panko-like-api`` as a real process, spoken to over HTTP."""
 
+import json
 import os
+import signal
+import socket
 import subprocess
+import time
 import unittest
 
-from tests.functional import apiserver
+from panko_like import storage
+from tests.functional import apiserver, backends
+
+
+def api_event(message_id, event_type="compute.instance.create.end",
+              generated="2026-01-01T12:00:00.000001", **traits):
+    return {
+        "message_id": message_id,
+        "event_type": event_type,
+        "generated": generated,
+        "traits": [{"name": name, "type": "string", "value": value}
+                   for name, value in traits.items()],
+        "raw": {"payload": {"id": message_id}},
+    }
+
+
+class ServerChecks:
+    """Assertions shared by the configured and unconfigured servers."""
+
+    def start(self, *args, **kwargs):
+        server = apiserver.APIServer(*args, **kwargs)
+        self.addCleanup(server.cleanup)
+        return server.start()
+
+    def post_and_list(self, server, headers=apiserver.ADMIN):
+        batch = [api_event("m-1", project_id="p-admin"),
+                 api_event("m-2", generated="2026-01-01T12:00:01")]
+        answer = server.request("POST", "/v2/events", batch, headers)
+        self.assertEqual(201, answer.status, answer.body)
+        listed = server.request("GET", "/v2/events", headers=headers)
+        self.assertEqual(200, listed.status, listed.body)
+        self.assertEqual(["m-1", "m-2"],
+                         [e["message_id"] for e in listed.json()])
+        one = server.request("GET", "/v2/events/m-1", headers=headers)
+        self.assertEqual(200, one.status, one.body)
+        self.assertEqual("2026-01-01T12:00:00.000001",
+                         one.json()["generated"])
+
+    def assert_identity_required(self, server):
+        """noauth still needs a user and a project."""
+        answer = server.request("GET", "/v2/events")
+        self.assertEqual(403, answer.status, answer.body)
+        self.assertEqual("Client",
+                         answer.json()["error_message"]["faultcode"])
+
+    def assert_graceful_exit(self, server):
+        self.assertEqual(0, server.stop(signal.SIGTERM), server.logs())
+        self.assertNotIn("Traceback", server.logs())
+
+
+class ConfiguredServer(ServerChecks):
+    """A server with a configuration file for the test's database."""
+
+    def config(self, **api):
+        home = self.make_home()
+        sections = {
+            "database": {"connection": self.url, "max_retries": 0},
+            "api": {"auth_mode": "noauth", "workers": 2, **api},
+        }
+        return home, apiserver.write_config(home, sections)
+
+    def make_home(self):
+        server = apiserver.APIServer()
+        self.addCleanup(server.cleanup)
+        return server.home
+
+
+
+class ServerScenarios(ConfiguredServer):
+    """A configured server on each backend."""
+
+    def test_serves_with_workers_and_stops_on_sigterm(self):
+        home, path = self.config()
+        server = self.start("--config-file", path, home=home)
+        self.assertEqual(2, len(server.wait_for_workers(2)), server.logs())
+        self.assert_identity_required(server)
+        self.post_and_list(server)
+        # Every worker answers from the same storage.
+        for _ in range(6):
+            answer = server.request("GET", "/v2/events/m-2",
+                                    headers=apiserver.ADMIN)
+            self.assertEqual(200, answer.status, answer.body)
+        self.assert_graceful_exit(server)
+        self.assertIn(f"Listening at: http://127.0.0.1:{server.port}",
+                      server.logs())
+
+
+globals().update(backends.make_test_cases(ServerScenarios))
+
+
+class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
+    """SIGTERM lets the request in flight finish (SQLite suffices)."""
+
+    def test_request_in_flight_finishes(self):
+        home, path = self.config(workers=1)
+        server = self.start("--config-file", path, home=home)
+        body = json.dumps([api_event("slow")]).encode()
+        head = "".join([
+            "POST /v2/events HTTP/1.1\r\n",
+            f"Host: 127.0.0.1:{server.port}\r\n",
+            "Content-Type: application/json\r\n",
+            f"Content-Length: {len(body)}\r\n",
+            *(f"{name}: {value}\r\n"
+              for name, value in apiserver.ADMIN.items()),
+            "\r\n",
+        ]).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            # Half a request: the worker has accepted it and waits for
+            # the rest of the body when the SIGTERM comes.
+            sock.sendall(head + body[:10])
+            time.sleep(1)
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            self.assertIsNone(server.process.poll(), server.logs())
+            sock.sendall(body[10:])
+            answer = sock.makefile("rb").readline()
+        self.assertEqual(b"HTTP/1.1 201 Created", answer.strip(),
+                         server.logs())
+        self.assert_graceful_exit(server)
+        stored = [e.message_id
+                  for e in self.conn.get_events(storage.EventFilter())]
+        self.assertEqual(["slow"], stored)
+
 
 NO_SYSTEM_CONFIG = not any(
     os.path.exists(path) for path in (
@@ -13,6 +139,30 @@ NO_SYSTEM_CONFIG = not any(
     )
 )
 
+
+@unittest.skipUnless(NO_SYSTEM_CONFIG,
+                     "a configuration file in /etc would be read")
+class TestWithoutConfiguration(ServerChecks, unittest.TestCase):
+    """No configuration file at all: README's quick start."""
+
+    def test_embedded_database_created_then_kept(self):
+        server = self.start()
+        database = os.path.join(server.home, ".local", "share",
+                                "panko_like", "panko_like.sqlite")
+        self.assertTrue(os.path.exists(database), server.logs())
+        self.assert_identity_required(server)
+        self.post_and_list(server)
+        self.assert_graceful_exit(server)
+        self.assertIn(f"Listening at: http://127.0.0.1:{server.port}",
+                      server.logs())
+
+        # A second start finds the schema and the events in place.
+        again = self.start(home=server.home, port=server.port)
+        listed = again.request("GET", "/v2/events",
+                               headers=apiserver.ADMIN)
+        self.assertEqual(["m-1", "m-2"],
+                         [e["message_id"] for e in listed.json()])
+        self.assert_graceful_exit(again)
 
 
 class TestServerErrors(unittest.TestCase):

@@ -53,5 +53,6 @@ class BenchScenarios:
             any(f.startswith("h_first_page") for f in failures), failures)
 
 
+# The tool measures the SQL driver (its floor is written in SQL).
 globals().update(backends.make_test_cases(
     BenchScenarios, names=backends.SQL_BACKENDS))

@@ -69,11 +69,15 @@ def delete(request, response, message_id):
 
 
 def create(request, response):
-    rbac.enforce(request, "telemetry:events:create")
+    rbac.enforce(request, "telemetry:events:create", anonymous=True)
     api = request.conf.api
     body = query.parse_json(query.read_body(request))
+    if isinstance(body, dict):
+        # Ceilometer's publisher with batch=False posts one event alone.
+        body = [body]
     if not isinstance(body, list):
-        raise errors.BadRequest("The body must be a JSON list of events.")
+        raise errors.BadRequest(
+            "The body must be a JSON list of events (or one event).")
     if len(body) > api.max_events_per_request:
         raise errors.TooLarge(
             f"{len(body)} events in one request; at most "
@@ -139,7 +143,7 @@ def event_from_json(item):
         raise _invalid("generated is missing")
     try:
         generated = models.parse_datetime(item["generated"])
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise _invalid(f"generated: {exc}")
     traits = item.get("traits") or []
     if not isinstance(traits, list):
@@ -152,7 +156,18 @@ def event_from_json(item):
         raw=item.get("raw"),
     )
     event.validate()
+    for name, text in [("message_id", event.message_id),
+                       ("event_type", event.event_type)] + [
+                           ("trait name", t.name) for t in event.traits]:
+        _check_text(name, text)
     return event
+
+
+def _check_text(name, text):
+    try:
+        errors.check_text(text, name)
+    except errors.BadRequest as exc:
+        raise _invalid(exc.message)
 
 
 def _trait_from_json(item):

@@ -49,6 +49,8 @@ def parse_json(data):
         raise errors.BadRequest("The request body is not valid UTF-8.")
     except ValueError as exc:
         raise errors.BadRequest(f"The request body is not valid JSON: {exc}")
+    except RecursionError:
+        raise errors.BadRequest("The request body is nested too deeply.")
 
 
 def unknown_arguments(names):
@@ -75,7 +77,9 @@ def list_arguments(request):
     }
     body = read_body(request)
     if body.strip():
-        _merge_body(args, parse_json(body))
+        parsed = parse_json(body)
+        errors.check_text(parsed)
+        _merge_body(args, parsed)
     return args
 
 
@@ -240,7 +244,7 @@ def _event_value(field, value):
     if field in ("start_timestamp", "end_timestamp"):
         try:
             return models.parse_datetime(str(value))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise _unconvertible(value, "datetime")
     return str(value)
 

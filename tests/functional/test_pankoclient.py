@@ -1,0 +1,158 @@
+"""Panko's own client, ``pankoclient``, against a real panko-like-api.
+
+The server holds the 200 events Panko wrote, and each answer the client
+gets is compared with the answer Panko's API gave to the same request
+(``golden.json``), on every backend.
+"""
+
+import collections
+import functools
+import json
+
+from keystoneauth1 import noauth
+from keystoneauth1 import session as ks_session
+from pankoclient import client as panko_client
+from pankoclient import exceptions as panko_exc
+
+from tests.functional import apiserver, backends, dataset
+
+
+@functools.cache
+def _golden():
+    with open(dataset.panko_path("golden.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    return data["header_sets"], {r["name"]: r for r in data["requests"]}
+
+
+def golden(name):
+    """Panko's answer body to the request called ``name``."""
+    request = _golden()[1][name]
+    assert request["status"] == 200, request
+    return request["body"]
+
+
+def identity(header_set):
+    return _golden()[0][header_set]
+
+
+def unordered(items):
+    return collections.Counter(
+        json.dumps(item, sort_keys=True) for item in items
+    )
+
+
+class PankoClientScenarios:
+    def setUp(self):
+        super().setUp()
+        self.assertEqual([], self.conn.record_events(dataset.panko_events()))
+        server = apiserver.APIServer()
+        self.addCleanup(server.cleanup)
+        path = apiserver.write_config(server.home, {
+            "database": {"connection": self.url, "max_retries": 0},
+            "api": {"auth_mode": "noauth", "workers": 2},
+        })
+        server.args[:0] = ["--config-file", path]
+        self.server = server.start()
+        self.admin = self.client("admin")
+        self.member = self.client("member")
+
+    def client(self, header_set):
+        session = ks_session.Session(
+            auth=noauth.NoAuth(), additional_headers=identity(header_set)
+        )
+        return panko_client.Client(
+            "2", session=session, endpoint_override=self.server.url
+        )
+
+    def assert_events(self, golden_name, events):
+        self.assertEqual(golden(golden_name), [e.to_dict() for e in events])
+
+    def test_event_list_with_filters_paging_and_sorts(self):
+        tenants = {"all_tenants": "True"}
+        self.assert_events(
+            "event_type eq",
+            self.admin.event.list(
+                filters={**tenants, "event_type": "volume.create.end"}),
+        )
+        self.assert_events(
+            "accented string eq",
+            self.admin.event.list(
+                filters={**tenants, "display_name": "Café crème"}),
+        )
+        self.assert_events(
+            "string trait filter, admin without all_tenants",
+            self.admin.event.list(filters={"state": "active"}),
+        )
+        self.assert_events(
+            "sort message_id desc",
+            self.admin.event.list(filters=tenants, limit=25,
+                                  sorts=["message_id:desc"]),
+        )
+        # Walk every page with the marker, as `openstack event list
+        # --limit --marker` does.
+        pages, marker = 0, None
+        while True:
+            page = self.admin.event.list(filters=tenants, limit=80,
+                                         marker=marker)
+            if not page:
+                break
+            pages += 1
+            name = f"all tenants, limit 80, page {pages}"
+            self.assert_events(name, page)
+            marker = page[-1].message_id
+        self.assertEqual(3, pages)
+        self.assertEqual([], golden("all tenants, limit 80, page 4"))
+
+    def test_member_sees_own_events_only(self):
+        self.assert_events("events, member (own user and project)",
+                           self.member.event.list())
+        self.assert_events(
+            "member walk newest first, page 1",
+            self.member.event.list(
+                limit=6, sorts=["generated:desc", "message_id:desc"]),
+        )
+        with self.assertRaises(panko_exc.Unauthorized):
+            self.member.event_type.list()
+        with self.assertRaises(panko_exc.NotFound):
+            self.member.event.get("0eee8ca1-1024-4775-b5ef-ee3238af37f2")
+
+    def test_show_types_traits_and_capabilities(self):
+        event = self.admin.event.get("248e6295-dc09-47a9-9e2f-aff40631ad13")
+        self.assertEqual(golden("show own-project event, admin"),
+                         event.to_dict())
+        emoji = self.admin.event.get("ed37e7d0-91ee-4913-adeb-187c791fed8b")
+        self.assertEqual(golden("show event with a 4-byte character"),
+                         emoji.to_dict())
+        with self.assertRaises(panko_exc.NotFound):
+            self.admin.event.get("00000000-0000-4000-8000-000000000000")
+
+        self.assertEqual(golden("event types, admin"),
+                         list(self.admin.event_type.list()))
+        for event_type, name in (
+            ("compute.instance.create.end",
+             "trait types of compute.instance.create.end"),
+            ("sensor.reading",
+             "trait types of sensor.reading (incl. dtype 0)"),
+        ):
+            described = self.admin.event_trait_description.list(event_type)
+            self.assertEqual(unordered(golden(name)),
+                             unordered(d.to_dict() for d in described))
+        for event_type, trait, name in (
+            ("sensor.reading", "temperature", "float trait values"),
+            ("image.upload", "size", "big integer trait values"),
+            ("compute.instance.delete.end", "launched_at",
+             "datetime trait values"),
+            ("volume.create.end", "display_name",
+             "unicode text trait values"),
+        ):
+            values = self.admin.event_trait.list(event_type, trait)
+            self.assertEqual(unordered(golden(name)),
+                             unordered(v.to_dict() for v in values))
+
+        capabilities = self.admin.capabilities.list().to_dict()
+        self.assertTrue(capabilities["api"]["events:query:simple"])
+        self.assertTrue(
+            capabilities["event_storage"]["storage:production_ready"])
+
+
+globals().update(backends.make_test_cases(PankoClientScenarios))

@@ -1,0 +1,124 @@
+"""Policy defaults, the generated sample, and the JSON error layer."""
+
+import io
+import os
+import tempfile
+import unittest
+
+import webob
+import webtest
+from oslo_policy import generator
+
+import panko_like
+from panko_like import service
+from panko_like.api import errors, policies
+
+ETC = os.path.join(os.path.dirname(__file__), "..", "..", "etc",
+                   "panko_like")
+
+
+class TestPolicies(unittest.TestCase):
+    def test_rules(self):
+        names = [rule.name for rule in policies.list_rules()]
+        self.assertEqual(
+            ["context_is_admin", "segregation", "telemetry:events:index",
+             "telemetry:events:show", "telemetry:events:create",
+             "telemetry:events:delete"], names)
+
+    def test_enforcer_defaults(self):
+        enforcer = policies.make_enforcer(service.prepare_service([]))
+        admin = {"roles": ["admin"], "project_id": "p", "user_id": "u"}
+        member = {"roles": ["member"], "project_id": "p", "user_id": "u"}
+        for rule, as_admin, as_member in (
+                ("telemetry:events:index", True, True),
+                ("telemetry:events:show", True, True),
+                ("telemetry:events:create", True, False),
+                ("telemetry:events:delete", True, False),
+                ("segregation", True, False)):
+            self.assertEqual(as_admin, enforcer.enforce(rule, {}, admin))
+            self.assertEqual(as_member, enforcer.enforce(rule, {}, member))
+
+    def test_sample_policy_is_up_to_date(self):
+        out = os.path.join(tempfile.mkdtemp(), "policy.yaml")
+        generator.generate_sample(args=[
+            "--config-file",
+            os.path.join(ETC, "panko_like-policy-generator.conf"),
+            "--output-file", out,
+        ])
+        with open(out) as f:
+            generated = f.read()
+        with open(os.path.join(ETC, "policy.yaml.sample")) as f:
+            committed = f.read()
+        self.assertEqual(
+            committed, generated,
+            "etc/panko_like/policy.yaml.sample is out of date: run "
+            "'tox -e genpolicy'")
+
+
+def _raising(exc):
+    def app(environ, start_response):
+        raise exc
+    return app
+
+
+class TestErrorMiddleware(unittest.TestCase):
+    def app(self, inner):
+        conf = service.prepare_service([])
+        return webtest.TestApp(errors.ErrorMiddleware(inner, conf))
+
+    def test_not_implemented_is_501(self):
+        app = self.app(_raising(panko_like.NotImplementedError(
+            "get_traits is not implemented by the log driver")))
+        error = app.get("/v2/x", status=501).json["error_message"]
+        self.assertEqual(
+            {"faultcode": "Server", "debuginfo": None,
+             "faultstring": "get_traits is not implemented by the log "
+                            "driver"}, error)
+
+    def test_unexpected_error_is_500_without_details(self):
+        app = self.app(_raising(KeyError("secret internals")))
+        error = app.get("/", status=500).json["error_message"]
+        self.assertEqual("Server", error["faultcode"])
+        self.assertNotIn("secret", error["faultstring"])
+
+    def test_other_layers_errors_are_rewritten(self):
+        @webob.dec.wsgify
+        def keystone_like(request):
+            response = webob.Response(
+                status=401, content_type="application/json",
+                json_body={"error": {"code": 401, "title": "Unauthorized",
+                                     "message": "The request you have "
+                                                "made requires "
+                                                "authentication."}})
+            response.headers["WWW-Authenticate"] = "Keystone uri='x'"
+            return response
+
+        response = self.app(keystone_like).get("/v2/events", status=401)
+        self.assertEqual(
+            {"error_message": {
+                "faultcode": "Client", "debuginfo": None,
+                "faultstring": "The request you have made requires "
+                               "authentication."}}, response.json)
+        self.assertEqual("Keystone uri='x'",
+                         response.headers["WWW-Authenticate"])
+
+    def test_body_limit_without_content_length(self):
+        conf = service.prepare_service([])
+        conf.set_override("max_request_body_size", 1024, group="api")
+        seen = []
+
+        def inner(environ, start_response):
+            seen.append(environ[errors.BODY])
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+
+        app = webtest.TestApp(errors.ErrorMiddleware(inner, conf))
+        for size, status in ((1024, 200), (1025, 413)):
+            request = webob.Request.blank("/v2/events", method="POST")
+            request.environ["wsgi.input"] = io.BytesIO(b"x" * size)
+            request.environ.pop("CONTENT_LENGTH", None)
+            request.environ["wsgi.input_terminated"] = True
+            response = app.do_request(request, status=status)
+            self.assertEqual(status, response.status_int)
+        self.assertEqual([b"x" * 1024], seen)
+
