@@ -198,7 +198,10 @@ class Server:
         with open(self.config, "w") as f:
             f.write(f"[database]\nconnection = {url}\n"
                     f"[api]\nauth_mode = noauth\nworkers = {workers}\n"
-                    f"max_limit = {max_limit}\n")
+                    f"max_limit = {max_limit}\n"
+                    # A sync worker is killed when one request outlasts
+                    # this, and a long stream on a busy machine may.
+                    "worker_timeout = 1800\n")
         self.process = None
 
     def start(self, timeout=60):
