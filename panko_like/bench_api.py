@@ -234,6 +234,19 @@ class Server:
         except OSError:
             return []
 
+    def cpu_seconds(self):
+        """CPU time (user + system) its workers have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.workers():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -316,7 +329,7 @@ def _client_loop(port, requests, start, stop, deadline, results):
     results.put((served, failures[:20], len(failures), latencies))
 
 
-def run_clients(port, shares, seconds=None, until=None):
+def run_clients(server, shares, seconds=None, until=None):
     """Run one client process per share; return figures and failures.
 
     With ``seconds``, each client cycles through its share for that long;
@@ -331,9 +344,10 @@ def run_clients(port, shares, seconds=None, until=None):
         deadline = context.Value("d", float("inf"))
     processes = [
         context.Process(target=_client_loop, args=(
-            port, share, start, stop, deadline, results))
+            server.port, share, start, stop, deadline, results))
         for share in shares
     ]
+    cpu = server.cpu_seconds()
     for process in processes:
         process.start()
     began = time.perf_counter()
@@ -346,6 +360,7 @@ def run_clients(port, shares, seconds=None, until=None):
         stop.set()
     collected = [results.get() for _ in processes]
     elapsed = time.perf_counter() - began
+    cpu = server.cpu_seconds() - cpu
     for process in processes:
         process.join()
     served = sum(c[0] for c in collected)
@@ -360,6 +375,10 @@ def run_clients(port, shares, seconds=None, until=None):
         "p95_ms": round(1000 * bench._percentile(latencies, 95), 2)
         if latencies else None,
         "errors": sum(c[2] for c in collected),
+        # Independent of what else runs on the machine: the workers'
+        # own CPU time per request (the database's is not counted).
+        "server_cpu_ms_per_request": round(1000 * cpu / served, 2)
+        if served else None,
     }
     return figures, failures, outcome
 
@@ -382,11 +401,12 @@ def ingest(server, workload, expected, args):
         batches.append(("POST", "/v2/events", ADMIN, body,
                         _post_check(len(batch))))
     shares = [batches[i::args.clients] for i in range(args.clients)]
-    figures, failures, _ = run_clients(server.port, shares)
+    figures, failures, _ = run_clients(server, shares)
     figures["events_per_s"] = round(args.events / figures["seconds"])
     _say(f"POST /v2/events: {figures['events_per_s']:,} events/s "
          f"({args.events} events in {figures['seconds']} s, "
-         f"p50 {figures['p50_ms']} ms per batch)")
+         f"p50 {figures['p50_ms']} ms per batch; server CPU "
+         f"{figures['server_cpu_ms_per_request']} ms per batch)")
     return figures, failures
 
 
@@ -399,14 +419,15 @@ def timed_queries(server, expected, args):
     results, failures = {}, []
     for name, requests in phases.items():
         figures, failed, _ = run_clients(
-            server.port, _spread(requests, args.clients),
+            server, _spread(requests, args.clients),
             seconds=args.seconds)
         results[name] = figures
         failures.extend(f"{name}: {f}" for f in failed)
         _say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  p50 "
              f"{figures['p50_ms']:7.2f} ms  p95 {figures['p95_ms']:7.2f} ms"
              f"  ({figures['requests']} requests, {figures['errors']} "
-             "errors)")
+             f"errors; server CPU {figures['server_cpu_ms_per_request']} "
+             "ms/request)")
     return results, failures
 
 
@@ -521,7 +542,7 @@ def expire_while_serving(server, url, expected, args):
         expected.newer_samples())
     try:
         figures, failures, (seconds, deleted) = run_clients(
-            server.port, _spread(requests, args.clients),
+            server, _spread(requests, args.clients),
             until=lambda: bench.expire_older_half(conn, expected))
     finally:
         conn.close()

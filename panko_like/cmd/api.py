@@ -38,12 +38,14 @@ OPTS = [
     ),
     cfg.IntOpt(
         "workers",
-        default=os.cpu_count() or 1,
-        sample_default="<number of CPUs>",
+        default=min(os.cpu_count() or 1, 4),
+        sample_default="<number of CPUs, at most 4>",
         min=1,
         max=256,
         help="Number of API worker processes. Each serves one request at "
-        "a time with its own storage connection pool.",
+        "a time with its own storage connection pool, so the database "
+        "sees up to workers * (max_pool_size + max_overflow) "
+        "connections.",
     ),
     cfg.IntOpt(
         "graceful_shutdown_timeout",
