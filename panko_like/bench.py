@@ -11,7 +11,9 @@ exit status is then 1.
 ``--url`` is where to work: an administrative PostgreSQL or MySQL URL on
 which two scratch databases are created (ours and the floor's) and
 dropped afterwards, or ``sqlite://`` (temporary files) or
-``sqlite:////path/events.sqlite``.
+``sqlite:////path/events.sqlite``, or a ``mongodb://`` URI (scratch
+databases on that server; the floor is ``insert_many`` of the finished
+documents into a collection with the same indexes).
 """
 
 import argparse
@@ -38,6 +40,13 @@ import sqlalchemy as sa
 
 from panko_like import service, storage
 from panko_like.storage import impl_sqlalchemy, models
+
+try:
+    import pymongo
+
+    from panko_like.storage import impl_mongodb
+except ImportError:  # the mongodb extra is not installed
+    pymongo = impl_mongodb = None
 
 EVENT_TYPES = (
     "compute.instance.create.start",
@@ -412,6 +421,10 @@ class Scratch:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
+    def forget(self, url):
+        """``url`` is dropped or kept by the caller: not ours to drop."""
+        self.created.remove(sa.engine.make_url(url))
+
     def _create_sql(self, name):
         if self.backend == "postgresql":
             return f'CREATE DATABASE "{name}"'
@@ -424,6 +437,56 @@ class Scratch:
         with engine.connect() as conn:
             conn.exec_driver_sql(sql)
         engine.dispose()
+
+
+class MongoScratch:
+    """Scratch databases on a MongoDB server."""
+
+    backend = "mongodb"
+
+    def __init__(self, url):
+        self.url = url
+        self.created = []
+
+    def create(self, suffix):
+        name = f"panko_like_bench_{uuid.uuid4().hex[:12]}{suffix}"
+        url = impl_mongodb.with_database(self.url, name)
+        self.created.append(url)
+        return url
+
+    def drop(self, url):
+        client = pymongo.MongoClient(url)
+        try:
+            client.drop_database(client.get_default_database())
+        finally:
+            client.close()
+
+    def cleanup(self):
+        for url in self.created:
+            self.drop(url)
+
+    def forget(self, url):
+        self.created.remove(url)
+
+
+def make_scratch(url):
+    if storage.scheme_of(url) == "mongodb":
+        return MongoScratch(url)
+    return Scratch(url)
+
+
+def load_mongodb_floor(events, workload, count, batch_size):
+    """insert_many of the finished documents; return seconds."""
+    elapsed = 0.0
+    for batch in workload.events(count, batch_size):
+        documents = [
+            impl_mongodb.event_document(event, models.dump_raw(event.raw))
+            for event in batch
+        ]
+        start = time.perf_counter()
+        events.insert_many(documents, ordered=False)
+        elapsed += time.perf_counter() - start
+    return elapsed
 
 
 # Queries
@@ -789,9 +852,9 @@ def parse_args(argv):
                         help="events per record_events call (default 1000)")
     parser.add_argument("--url", default="sqlite://",
                         help="administrative PostgreSQL/MySQL URL (scratch "
-                        "databases are created there), or sqlite:// "
-                        "(temporary files) or sqlite:////path (default "
-                        "sqlite://)")
+                        "databases are created there), a mongodb:// URI, "
+                        "or sqlite:// (temporary files) or sqlite:////path "
+                        "(default sqlite://)")
     parser.add_argument("--seed", type=int, default=1,
                         help="workload seed (default 1)")
     parser.add_argument("--json", metavar="PATH",
@@ -874,6 +937,8 @@ def expire_older_half(conn, expected):
 def analyze(conn):
     """Refresh the planner's statistics, as autovacuum would after a
     bulk load (SQLite has no such daemon); return seconds."""
+    if getattr(conn, "engine", None) is None:
+        return 0.0  # MongoDB keeps no planner statistics to refresh
     start = time.perf_counter()
     with conn.engine.begin() as c:
         if c.dialect.name == "mysql":
@@ -886,6 +951,8 @@ def analyze(conn):
 
 
 def _count(conn):
+    if getattr(conn, "engine", None) is None:
+        return conn.events.count_documents({})
     with conn.engine.connect() as c:
         return c.exec_driver_sql("SELECT count(*) FROM event").scalar()
 
@@ -972,7 +1039,7 @@ def main(argv=None):
         return 0
     workload = Workload(args.seed)
     expected = Expected(workload, samples=max(1, args.events // 200))
-    scratch = Scratch(args.url)
+    scratch = make_scratch(args.url)
     result = {"backend": scratch.backend, "events": args.events,
               "batch_size": args.batch_size, "seed": args.seed,
               "command": " ".join(["panko-like-bench", *(
@@ -1060,10 +1127,9 @@ def _run(args, workload, expected, scratch, result):
     conn.close()
     if args.keep:
         _say(f"kept our database: {url}")
-        scratch.created.remove(sa.engine.make_url(url))
     else:
         scratch.drop(url)
-        scratch.created.remove(sa.engine.make_url(url))
+    scratch.forget(url)
     floor_events = (args.events if args.floor_events is None
                     else args.floor_events)
     if floor_events:
@@ -1081,6 +1147,16 @@ def _floor(scratch, workload, count, batch_size, conf):
     url = scratch.create("_floor")
     conn = storage.get_connection(url, conf)
     conn.upgrade()  # the same schema as ours
+    if scratch.backend == "mongodb":
+        try:
+            seconds = load_mongodb_floor(conn.events, workload, count,
+                                         batch_size)
+        finally:
+            conn.close()
+            scratch.drop(url)
+            scratch.forget(url)
+        return {"events": count, "seconds": round(seconds, 2),
+                "events_per_s": round(count / seconds)}
     conn.close()
     # The driver's engine settings (WAL on SQLite), none of its logic.
     engine = impl_sqlalchemy.create_engine(url, conf)
@@ -1089,7 +1165,7 @@ def _floor(scratch, workload, count, batch_size, conf):
     finally:
         engine.dispose()
         scratch.drop(url)
-        scratch.created.remove(sa.engine.make_url(url))
+        scratch.forget(url)
     return {"events": count, "seconds": round(seconds, 2),
             "events_per_s": round(count / seconds)}
 
