@@ -1006,6 +1006,8 @@ def report(paths):
         ("peak RSS of the tool, MB",
          lambda p, r: str(r["peak_rss_mb"]) if r else ""),
     ]
+    rows = [(label, fmt) for label, fmt in rows
+            if any(fmt(point, run) for _, _, point, run in columns)]
     header = ["figure"] + [f"{backend} {loaded:,}"
                            for backend, loaded, _, _ in columns]
     table = [header] + [
