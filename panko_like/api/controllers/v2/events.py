@@ -3,7 +3,7 @@
 import webob
 
 from panko_like import storage
-from panko_like.api import errors, rbac
+from panko_like.api import errors, rbac, streaming
 from panko_like.api.controllers.v2 import query
 from panko_like.storage import models
 
@@ -40,10 +40,13 @@ def index(request, response):
     pagination = query.pagination(args, request.conf)
     conn = request.storage_holder.get()
     try:
-        events = conn.get_events(event_filter, pagination)
+        # Streamed: an answer of 100,000 events is never held whole.
+        return streaming.json_list(
+            conn.get_events(event_filter, pagination),
+            lambda event: streaming.encode_json(event_body(event)),
+        )
     except storage.InvalidMarker:
         raise errors.BadRequest(f"Marker {pagination.marker} not found.")
-    return [event_body(e) for e in events]
 
 
 def show(request, response, message_id):

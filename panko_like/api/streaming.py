@@ -1,0 +1,71 @@
+"""JSON arrays written while they are read from the storage.
+
+A listing of 100,000 events is ~150 MB of JSON: built whole in memory it
+would cost a worker several times that. The storage drivers already
+return iterators that fetch in chunks; here each item is encoded as it
+comes and the bytes are handed to the WSGI server in buffers of
+:data:`BUFFER_SIZE`, so a worker holds one storage chunk and one buffer.
+"""
+
+import json
+
+import webob
+
+#: Bytes gathered before they are handed to the server.
+BUFFER_SIZE = 64 * 1024
+CONTENT_TYPE = "application/json"
+
+
+def json_list(items, encode):
+    """A response whose body is the JSON array of ``encode(item)``.
+
+    The first buffer is read before this returns: an error the storage
+    finds on its first read (a lost database, a query it refuses) is
+    raised here, while a proper error answer can still be sent. An
+    answer that fits in that buffer goes out whole, with its length;
+    a longer one streams (chunked transfer encoding).
+    """
+    buffers = _buffers(_pieces(items, encode), BUFFER_SIZE)
+    first, last = next(buffers)
+    if last:
+        return webob.Response(body=first, content_type=CONTENT_TYPE,
+                              charset=None)
+    return webob.Response(app_iter=_stream(first, buffers),
+                          content_type=CONTENT_TYPE, charset=None)
+
+
+def encode_json(value):
+    return json.dumps(value).encode()
+
+
+def _pieces(items, encode):
+    yield b"["
+    separator = b""
+    for item in items:
+        yield separator
+        yield encode(item)
+        separator = b","
+    yield b"]"
+
+
+def _buffers(pieces, size):
+    """``(bytes, is_last)`` pairs, each at least ``size`` bytes but the last.
+
+    A full buffer is only handed on once the next piece exists, so
+    ``is_last`` is known without reading further.
+    """
+    buffer, length = [], 0
+    for piece in pieces:
+        if length >= size:
+            yield b"".join(buffer), False
+            buffer, length = [], 0
+        buffer.append(piece)
+        length += len(piece)
+    yield b"".join(buffer), True
+
+
+def _stream(first, buffers):
+    # A generator, which pecan peeks at rather than reading it whole.
+    yield first
+    for data, _last in buffers:
+        yield data

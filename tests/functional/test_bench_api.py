@@ -1,0 +1,79 @@
+"""panko-like-bench-api: a smoke run through the real API server.
+
+The figures are not judged; every answer the tool got is.
+"""
+
+import io
+import json
+import os
+import tempfile
+
+import testtools
+
+from panko_like import bench, bench_api
+from tests.functional import backends
+from tests.functional.test_commands import run
+
+
+class BenchAPIScenarios:
+    def test_smoke_run_checks_every_answer(self):
+        backend = backends.BACKENDS[self.backend_name]
+        out = os.path.join(tempfile.mkdtemp(), "bench-api.json")
+        self.addCleanup(os.remove, out)
+        result = run("panko-like-bench-api",
+                     "--url", backend.admin_url() or "sqlite://",
+                     "-n", "600", "--batch-size", "200", "--seconds", "0.5",
+                     "--stream-events", "500", "--json", out)
+        self.assertIn("every answer checked: OK", result.stdout)
+        with open(out) as f:
+            figures = json.load(f)
+        self.assertEqual([], figures["failures"])
+        self.assertEqual(3, figures["ingest"]["requests"])
+        self.assertGreater(figures["ingest"]["events_per_s"], 0)
+        for name in ("admin_all_tenants_page", "member_own_page",
+                     "event_by_id"):
+            self.assertGreater(figures["queries"][name]["requests"], 0)
+            self.assertEqual(0, figures["queries"][name]["errors"])
+        self.assertEqual(500, figures["stream"]["events"])
+        self.assertGreater(figures["stream"]["worker_peak_rss_mb"], 0)
+        self.assertEqual(300, figures["expiry"]["events"])
+        self.assertEqual(0, figures["expiry"]["errors"])
+
+
+globals().update(backends.make_test_cases(
+    BenchAPIScenarios, names=("sqlite", "postgresql")))
+
+
+class TestChecks(testtools.TestCase):
+    """A wrong answer is caught, not counted as served."""
+
+    def setUp(self):
+        super().setUp()
+        self.event = next(bench.Workload(3).events(1, 1))[0]
+        self.body = json.loads(json.dumps(bench_api.event_json(self.event)))
+        # The API shows every trait value as text.
+        for trait in self.body["traits"]:
+            trait["value"] = str(trait["value"])
+
+    def test_event_check(self):
+        self.assertIsNone(bench_api.check_event(self.body, self.event))
+        self.body["traits"][0]["value"] = "someone-else"
+        self.assertIn("traits differ",
+                      bench_api.check_event(self.body, self.event))
+
+    def test_ids_check(self):
+        check = bench_api._ids_check(["a", "b"])
+        body = json.dumps([{"message_id": "a"}, {"message_id": "b"}])
+        self.assertIsNone(check(200, body.encode()))
+        self.assertIsNotNone(check(200, b'[{"message_id": "a"}]'))
+        self.assertIn("status 500", check(500, b"{}"))
+
+    def test_streamed_array_is_decoded_and_checked_whole(self):
+        items = [{"n": n, "s": "x" * n} for n in range(300)]
+        data = json.dumps(items).encode()
+        self.assertEqual(items, list(bench_api.iter_json_array(
+            io.BytesIO(data), size=7)))
+        self.assertEqual([], list(bench_api.iter_json_array(
+            io.BytesIO(b"[]"))))
+        cut = bench_api.iter_json_array(io.BytesIO(data[:-40]), size=64)
+        self.assertRaises(ValueError, list, cut)

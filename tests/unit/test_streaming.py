@@ -1,0 +1,49 @@
+"""The JSON array encoder of streamed answers."""
+
+import json
+
+import testtools
+
+from panko_like.api import streaming
+
+
+class TestBuffers(testtools.TestCase):
+    def pairs(self, items, size):
+        pieces = streaming._pieces(items, streaming.encode_json)
+        return list(streaming._buffers(pieces, size))
+
+    def test_joined_buffers_are_the_json_array(self):
+        for count in (0, 1, 2, 7, 50):
+            items = [{"n": n, "text": "é" * n} for n in range(count)]
+            for size in (1, 10, 100, 10_000):
+                pairs = self.pairs(items, size)
+                body = b"".join(data for data, _ in pairs)
+                self.assertEqual(items, json.loads(body))
+                self.assertEqual([False] * (len(pairs) - 1) + [True],
+                                 [last for _, last in pairs])
+                # Every buffer but the last is full.
+                for data, _last in pairs[:-1]:
+                    self.assertGreaterEqual(len(data), size)
+
+    def test_small_answer_is_one_buffer(self):
+        self.assertEqual([(b"[]", True)], self.pairs([], 10))
+        self.assertEqual([(b'[{"a": 1},{"a": 2}]', True)],
+                         self.pairs([{"a": 1}, {"a": 2}], 1000))
+
+    def test_response_kinds(self):
+        whole = streaming.json_list(iter([1, 2]), streaming.encode_json)
+        self.assertEqual(b"[1,2]", whole.body)
+        self.assertEqual(5, whole.content_length)
+        items = range(3 * streaming.BUFFER_SIZE)
+        streamed = streaming.json_list(iter(items), streaming.encode_json)
+        self.assertIsNone(streamed.content_length)
+        self.assertEqual(list(items),
+                         json.loads(b"".join(streamed.app_iter)))
+
+    def test_first_read_error_is_raised_at_once(self):
+        def failing():
+            raise LookupError("storage said no")
+            yield
+
+        self.assertRaises(LookupError, streaming.json_list, failing(),
+                          streaming.encode_json)
