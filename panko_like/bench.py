@@ -11,27 +11,42 @@ exit status is then 1.
 ``--url`` is where to work: an administrative PostgreSQL or MySQL URL on
 which two scratch databases are created (ours and the floor's) and
 dropped afterwards, or ``sqlite://`` (temporary files) or
-``sqlite:////path/events.sqlite``.
+``sqlite:////path/events.sqlite``, or a ``mongodb://`` URI (scratch
+databases on that server; the floor is ``insert_many`` of the finished
+documents into a collection with the same indexes).
 """
 
 import argparse
 import collections
+import concurrent.futures
 import datetime
+import http.client
 import json
 import os
 import random
 import resource
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 import sqlalchemy as sa
 
 from panko_like import service, storage
 from panko_like.storage import impl_sqlalchemy, models
+
+try:
+    import pymongo
+
+    from panko_like.storage import impl_mongodb
+except ImportError:  # the mongodb extra is not installed
+    pymongo = impl_mongodb = None
 
 EVENT_TYPES = (
     "compute.instance.create.start",
@@ -185,6 +200,9 @@ class Expected:
     def __init__(self, workload, samples):
         rng = random.Random(f"panko_like-bench-samples-{workload.seed}")
         self.projects = rng.sample(workload.projects, 5)
+        # A non-admin API user: user 0 belongs to project 0.
+        self.owner = (workload.projects[0], workload.users[0])
+        self.owned = _TopK()
         self.resources = rng.sample(workload.resources, 20)
         self.sample_every = samples
         self.count = 0
@@ -214,6 +232,8 @@ class Expected:
             if project in self.in_window and (
                     WINDOW[0] <= event.generated <= WINDOW[1]):
                 self.in_window[project].add(key)
+            if (project, values["user_id"]) == self.owner:
+                self.owned.add(key)
             if project in self.big_memory and values["memory_mb"] >= 4096:
                 self.big_memory[project].add(key)
             if self.count % self.sample_every == 1:
@@ -401,6 +421,10 @@ class Scratch:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
+    def forget(self, url):
+        """``url`` is dropped or kept by the caller: not ours to drop."""
+        self.created.remove(sa.engine.make_url(url))
+
     def _create_sql(self, name):
         if self.backend == "postgresql":
             return f'CREATE DATABASE "{name}"'
@@ -413,6 +437,56 @@ class Scratch:
         with engine.connect() as conn:
             conn.exec_driver_sql(sql)
         engine.dispose()
+
+
+class MongoScratch:
+    """Scratch databases on a MongoDB server."""
+
+    backend = "mongodb"
+
+    def __init__(self, url):
+        self.url = url
+        self.created = []
+
+    def create(self, suffix):
+        name = f"panko_like_bench_{uuid.uuid4().hex[:12]}{suffix}"
+        url = impl_mongodb.with_database(self.url, name)
+        self.created.append(url)
+        return url
+
+    def drop(self, url):
+        client = pymongo.MongoClient(url)
+        try:
+            client.drop_database(client.get_default_database())
+        finally:
+            client.close()
+
+    def cleanup(self):
+        for url in self.created:
+            self.drop(url)
+
+    def forget(self, url):
+        self.created.remove(url)
+
+
+def make_scratch(url):
+    if storage.scheme_of(url) == "mongodb":
+        return MongoScratch(url)
+    return Scratch(url)
+
+
+def load_mongodb_floor(events, workload, count, batch_size):
+    """insert_many of the finished documents; return seconds."""
+    elapsed = 0.0
+    for batch in workload.events(count, batch_size):
+        documents = [
+            impl_mongodb.event_document(event, models.dump_raw(event.raw))
+            for event in batch
+        ]
+        start = time.perf_counter()
+        events.insert_many(documents, ordered=False)
+        elapsed += time.perf_counter() - start
+    return elapsed
 
 
 # Queries
@@ -532,6 +606,238 @@ def peak_rss_mb():
                  1)
 
 
+# The REST API
+
+class _Server:
+    """panko-like-api on our database, in a process of its own."""
+
+    def __init__(self, url, workers):
+        self.dir = tempfile.mkdtemp(prefix="panko_like_bench_api_")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        config = os.path.join(self.dir, "panko_like.conf")
+        with open(config, "w") as f:
+            f.write(f"[database]\nconnection = {url}\n[api]\n"
+                    f"auth_mode = noauth\nworkers = {workers}\n"
+                    f"host = 127.0.0.1\nport = {self.port}\n")
+        command = os.path.join(os.path.dirname(sys.executable),
+                               "panko-like-api")
+        self.log = open(os.path.join(self.dir, "api.log"), "w")
+        self.process = subprocess.Popen(
+            [command, "--config-file", config], stdout=self.log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._wait_ready()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"panko-like-api exited; see {self.dir}")
+            try:
+                if request(self.port, "GET", "/healthcheck")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("panko-like-api did not answer in 120 s")
+
+    def peak_rss_mb(self):
+        """The largest peak RSS among the server's processes."""
+        pids = [self.process.pid]
+        try:
+            with open(f"/proc/{self.process.pid}/task/"
+                      f"{self.process.pid}/children") as f:
+                pids += [int(pid) for pid in f.read().split()]
+        except OSError:
+            pass
+        peaks = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peaks.append(int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+        return round(max(peaks), 1) if peaks else None
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_ADMIN = {"X-User-Id": "bench-admin", "X-Project-Id": "bench-admin",
+          "X-Roles": "admin"}
+
+
+def _identity(project, user):
+    return {"X-User-Id": user, "X-Project-Id": project, "X-Roles": "member"}
+
+
+def request(port, method, path, headers=None, body=None, conn=None):
+    """(status, decoded JSON or None); reuses ``conn`` when given."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request(method, path, body=body, headers={
+            "Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        if own:
+            conn.close()
+    try:
+        return response.status, json.loads(data) if data else None
+    except ValueError:
+        return response.status, None
+
+
+def _api_get_cases(expected):
+    query = urllib.parse.urlencode(
+        {"limit": PAGE, "q.field": "all_tenants", "q.op": "eq",
+         "q.value": "True"})
+    cases = {
+        "all_tenants_page": [
+            (f"/v2/events?{query}", _ADMIN, expected.first.ids())],
+        "own_project_page": [
+            (f"/v2/events?limit={PAGE}", _identity(*expected.owner),
+             expected.owned.ids())],
+        "event_by_id": [],
+    }
+    for message_id, event in expected.events.items():
+        values = {trait.name: trait.value for trait in event.traits}
+        cases["event_by_id"].append((
+            f"/v2/events/{message_id}",
+            _identity(values["project_id"], values["user_id"]),
+            message_id))
+    return cases
+
+
+def _api_answer(body):
+    if isinstance(body, list):
+        return [event["message_id"] for event in body]
+    if isinstance(body, dict):
+        return body.get("message_id")
+    return body
+
+
+def _api_load(port, cases, clients, seconds):
+    """Run ``cases`` from ``clients`` threads; (times, failures, wall)."""
+    stop = time.monotonic() + seconds
+
+    def client(number):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        times, failures, index = [], [], number
+        while time.monotonic() < stop:
+            path, headers, want = cases[index % len(cases)]
+            index += clients
+            start = time.perf_counter()
+            status, body = request(port, "GET", path, headers, conn=conn)
+            times.append(time.perf_counter() - start)
+            if status != 200 or _api_answer(body) != want:
+                failures.append(f"GET {path}: {status} {_short(body)}")
+        conn.close()
+        return times, failures
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - start
+    return ([t for times, _ in results for t in times],
+            [f for _, failures in results for f in failures], wall)
+
+
+def _event_json(event):
+    return {
+        "message_id": event.message_id,
+        "event_type": event.event_type,
+        "generated": event.generated.isoformat(),
+        "traits": [{"name": t.name, "type": models.TYPE_NAMES[t.dtype],
+                    "value": t.value.isoformat()
+                    if isinstance(t.value, datetime.datetime)
+                    else str(t.value)} for t in event.traits],
+        "raw": event.raw,
+    }
+
+
+def api_phase(url, workload, expected, args):
+    """Figures of the REST API served on our database, and failures."""
+    _say(f"API: panko-like-api with {args.api_workers} workers, "
+         f"{args.api_clients} clients")
+    server = _Server(url, args.api_workers)
+    figures, failures = {}, []
+    try:
+        for name, cases in _api_get_cases(expected).items():
+            times, failed, wall = _api_load(
+                server.port, cases, args.api_clients, args.api_seconds)
+            failures += [f"api {name}: {f}" for f in failed[:3]]
+            figures[name] = {
+                "requests": len(times),
+                "requests_per_s": round(len(times) / wall, 1),
+                "p50_ms": round(statistics.median(times) * 1000, 2),
+                "p95_ms": round(_percentile(times, 95) * 1000, 2),
+            }
+            _say(f"  GET {name:18} {figures[name]['requests_per_s']:8.1f} "
+                 f"req/s  p50 {figures[name]['p50_ms']} ms")
+        figures["post"], failed = _api_post(server.port, workload,
+                                            expected, args)
+        failures += failed
+        figures["large_page"], failed = _api_large_page(server.port,
+                                                        expected)
+        failures += failed
+        figures["server_peak_rss_mb"] = server.peak_rss_mb()
+        _say(f"  server peak RSS: {figures['server_peak_rss_mb']} MB")
+    finally:
+        server.stop()
+    return figures, failures
+
+
+def _api_post(port, workload, expected, args):
+    """POST new events (another seed's) in batches; events/s."""
+    extra = Workload(workload.seed + 1_000_003)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    elapsed, count, failures = 0.0, 0, []
+    for batch in extra.events(args.api_post_events, args.batch_size):
+        body = json.dumps([_event_json(event) for event in batch])
+        start = time.perf_counter()
+        status, answer = request(port, "POST", "/v2/events", _ADMIN, body,
+                                 conn=conn)
+        elapsed += time.perf_counter() - start
+        if status != 201 or answer.get("stored") != len(batch):
+            failures.append(f"api post: {status} {_short(answer)}")
+            break
+        expected.add(batch)
+        count += len(batch)
+    conn.close()
+    rate = round(count / elapsed) if elapsed else None
+    _say(f"  POST /v2/events: {rate:,} events/s ({count} events)")
+    return {"events": count, "events_per_s": rate}, failures
+
+
+def _api_large_page(port, expected):
+    """One admin page of up to 100,000 events."""
+    limit = 100_000
+    query = urllib.parse.urlencode(
+        {"limit": limit, "q.field": "all_tenants", "q.op": "eq",
+         "q.value": "True"})
+    start = time.perf_counter()
+    status, body = request(port, "GET", f"/v2/events?{query}", _ADMIN)
+    seconds = time.perf_counter() - start
+    want = min(limit, expected.count)
+    got = len(body) if isinstance(body, list) else None
+    failures = [] if status == 200 and got == want else [
+        f"api large page: {status}, {got} events, expected {want}"]
+    _say(f"  GET {want} events in one page: {seconds:.1f} s")
+    return {"events": got, "seconds": round(seconds, 2)}, failures
+
+
 # The run
 
 def parse_args(argv):
@@ -546,9 +852,9 @@ def parse_args(argv):
                         help="events per record_events call (default 1000)")
     parser.add_argument("--url", default="sqlite://",
                         help="administrative PostgreSQL/MySQL URL (scratch "
-                        "databases are created there), or sqlite:// "
-                        "(temporary files) or sqlite:////path (default "
-                        "sqlite://)")
+                        "databases are created there), a mongodb:// URI, "
+                        "or sqlite:// (temporary files) or sqlite:////path "
+                        "(default sqlite://)")
     parser.add_argument("--seed", type=int, default=1,
                         help="workload seed (default 1)")
     parser.add_argument("--json", metavar="PATH",
@@ -568,6 +874,19 @@ def parse_args(argv):
                         help="skip the expiry of the older half")
     parser.add_argument("--keep", action="store_true",
                         help="keep our database (its URL is printed)")
+    parser.add_argument("--api", action="store_true",
+                        help="also measure the REST API: serve our database "
+                        "with panko-like-api, time pages and single events "
+                        "under concurrent clients, then POST events")
+    parser.add_argument("--api-workers", type=_positive, default=2,
+                        help="panko-like-api workers (default 2)")
+    parser.add_argument("--api-clients", type=_positive, default=4,
+                        help="concurrent API clients (default 4)")
+    parser.add_argument("--api-seconds", type=float, default=10.0,
+                        help="seconds each GET shape is run (default 10)")
+    parser.add_argument("--api-post-events", type=int, default=20000,
+                        help="events POSTed in batches of --batch-size "
+                        "(default 20000)")
     parser.add_argument("--report", nargs="+", metavar="JSON",
                         help="only print an RST table of these results")
     return parser.parse_args(argv)
@@ -618,6 +937,8 @@ def expire_older_half(conn, expected):
 def analyze(conn):
     """Refresh the planner's statistics, as autovacuum would after a
     bulk load (SQLite has no such daemon); return seconds."""
+    if getattr(conn, "engine", None) is None:
+        return 0.0  # MongoDB keeps no planner statistics to refresh
     start = time.perf_counter()
     with conn.engine.begin() as c:
         if c.dialect.name == "mysql":
@@ -630,6 +951,8 @@ def analyze(conn):
 
 
 def _count(conn):
+    if getattr(conn, "engine", None) is None:
+        return conn.events.count_documents({})
     with conn.engine.connect() as c:
         return c.exec_driver_sql("SELECT count(*) FROM event").scalar()
 
@@ -669,6 +992,17 @@ def report(paths):
         ("expiry of half: s (events/s)",
          lambda p, r: "{seconds} ({events_per_s:,})".format(**r["expiry"])
          if r.get("expiry") else ""),
+        ("API GET all_tenants page, req/s",
+         lambda p, r: _api_figure(r, "all_tenants_page", "requests_per_s")),
+        ("API GET own project page, req/s",
+         lambda p, r: _api_figure(r, "own_project_page", "requests_per_s")),
+        ("API GET one event, req/s",
+         lambda p, r: _api_figure(r, "event_by_id", "requests_per_s")),
+        ("API POST, events/s",
+         lambda p, r: _api_figure(r, "post", "events_per_s")),
+        ("API server peak RSS, MB",
+         lambda p, r: str(r["api"]["server_peak_rss_mb"])
+         if r.get("api") else ""),
         ("peak RSS of the tool, MB",
          lambda p, r: str(r["peak_rss_mb"]) if r else ""),
     ]
@@ -692,6 +1026,12 @@ def report(paths):
     return "\n".join(lines)
 
 
+def _api_figure(run, shape, key):
+    if not run.get("api"):
+        return ""
+    return f"{run['api'][shape][key]:,}"
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report:
@@ -699,7 +1039,7 @@ def main(argv=None):
         return 0
     workload = Workload(args.seed)
     expected = Expected(workload, samples=max(1, args.events // 200))
-    scratch = Scratch(args.url)
+    scratch = make_scratch(args.url)
     result = {"backend": scratch.backend, "events": args.events,
               "batch_size": args.batch_size, "seed": args.seed,
               "command": " ".join(["panko-like-bench", *(
@@ -769,6 +1109,9 @@ def _run(args, workload, expected, scratch, result):
     failures.extend(failed)
     result["queries"] = figures
     _report_queries(figures)
+    if args.api:
+        result["api"], failed = api_phase(url, workload, expected, args)
+        failures.extend(failed)
     if not args.no_expiry:
         seconds, deleted = expire_older_half(conn, expected)
         result["expiry"] = {"events": deleted, "seconds": round(seconds, 2),
@@ -784,10 +1127,9 @@ def _run(args, workload, expected, scratch, result):
     conn.close()
     if args.keep:
         _say(f"kept our database: {url}")
-        scratch.created.remove(sa.engine.make_url(url))
     else:
         scratch.drop(url)
-        scratch.created.remove(sa.engine.make_url(url))
+    scratch.forget(url)
     floor_events = (args.events if args.floor_events is None
                     else args.floor_events)
     if floor_events:
@@ -805,6 +1147,16 @@ def _floor(scratch, workload, count, batch_size, conf):
     url = scratch.create("_floor")
     conn = storage.get_connection(url, conf)
     conn.upgrade()  # the same schema as ours
+    if scratch.backend == "mongodb":
+        try:
+            seconds = load_mongodb_floor(conn.events, workload, count,
+                                         batch_size)
+        finally:
+            conn.close()
+            scratch.drop(url)
+            scratch.forget(url)
+        return {"events": count, "seconds": round(seconds, 2),
+                "events_per_s": round(count / seconds)}
     conn.close()
     # The driver's engine settings (WAL on SQLite), none of its logic.
     engine = impl_sqlalchemy.create_engine(url, conf)
@@ -813,7 +1165,7 @@ def _floor(scratch, workload, count, batch_size, conf):
     finally:
         engine.dispose()
         scratch.drop(url)
-        scratch.created.remove(sa.engine.make_url(url))
+        scratch.forget(url)
     return {"events": count, "seconds": round(seconds, 2),
             "events_per_s": round(count / seconds)}
 

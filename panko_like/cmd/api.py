@@ -38,12 +38,14 @@ OPTS = [
     ),
     cfg.IntOpt(
         "workers",
-        default=os.cpu_count() or 1,
-        sample_default="<number of CPUs>",
+        default=min(os.cpu_count() or 1, 4),
+        sample_default="<number of CPUs, at most 4>",
         min=1,
         max=256,
         help="Number of API worker processes. Each serves one request at "
-        "a time with its own storage connection pool.",
+        "a time with its own storage connection pool, so the database "
+        "sees up to workers * (max_pool_size + max_overflow) "
+        "connections.",
     ),
     cfg.IntOpt(
         "graceful_shutdown_timeout",
@@ -187,6 +189,22 @@ def _build_app(conf: cfg.ConfigOpts):
         sys.exit(f"cannot build the API application: {exc}")
 
 
+def _check_keystone(conf: cfg.ConfigOpts) -> None:
+    """auth_token without credentials can validate no token: every
+    request would fail, so say it at start. Its options are registered
+    by the time the application is built."""
+    if conf.api.auth_mode != "keystone":
+        return
+    group = conf.keystone_authtoken
+    if not (group.auth_type or group.auth_section):
+        sys.exit(
+            "configuration error: [api] auth_mode is keystone, but "
+            "[keystone_authtoken] has no auth_type (or auth_section): set "
+            "it with auth_url and the service user's credentials, or set "
+            "[api] auth_mode = noauth"
+        )
+
+
 def main(argv=None):
     """Serve the API until SIGTERM or SIGINT."""
     conf = cmd.prepare(
@@ -197,6 +215,7 @@ def main(argv=None):
         _local_defaults(conf)
     _check_storage(conf)
     application = _build_app(conf)
+    _check_keystone(conf)
     LOG.info("Serving the API on %s:%d with %d workers",
              conf.api.host, conf.api.port, conf.api.workers)
     Server(conf, application).run()

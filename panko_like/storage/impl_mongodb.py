@@ -27,6 +27,7 @@ migrates documents Panko wrote to this layout in place.
 import datetime
 import json
 import re
+import urllib.parse
 
 import bson
 import pymongo
@@ -86,6 +87,22 @@ def redact(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name``; its credentials stay valid.
+
+    Where the URL named a database and no ``authSource``, the user
+    authenticated there, so that becomes the ``authSource``.
+    """
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query)
+    if "@" in parts.netloc and not any(
+            key.lower() == "authsource" for key, _ in query):
+        query.append(("authSource", parts.path.strip("/") or "admin"))
+    return parts._replace(
+        path=f"/{name}", query=urllib.parse.urlencode(query)
+    ).geturl()
+
+
 def to_us(value: datetime.datetime) -> int:
     """Naive UTC datetime -> integer microseconds since the epoch."""
     return (models.to_naive_utc(value) - _EPOCH) // _ONE_US
@@ -106,7 +123,8 @@ def _trait_document(trait: models.Trait) -> dict:
     return doc
 
 
-def _event_document(event: models.Event, raw: str | None) -> dict:
+def event_document(event: models.Event, raw: str | None) -> dict:
+    """The document of a validated event; ``raw`` is its JSON text."""
     return {
         "_id": event.message_id,
         "event_type": event.event_type,
@@ -392,7 +410,8 @@ class Connection(base.Connection):
             return None
         self.db.command(
             "collMod", EVENTS,
-            index={"name": TTL_INDEX, "expireAfterSeconds": ttl},
+            index={"keyPattern": {"timestamp": 1},
+                   "expireAfterSeconds": ttl},
         )
         return f"set the TTL index {TTL_INDEX} to {ttl} s"
 
@@ -425,7 +444,7 @@ class Connection(base.Connection):
             try:
                 event.validate()
                 raw = None if event.raw is None else models.dump_raw(event.raw)
-                doc = _event_document(event, raw)
+                doc = event_document(event, raw)
                 _check_size(doc, len(event.traits))
             except models.InvalidEvent as exc:
                 rejected.append(
@@ -551,28 +570,30 @@ class Connection(base.Connection):
             - datetime.timedelta(seconds=ttl)
         )
         expired = {"generated_us": {"$lt": cutoff}}
-        ids = [
-            doc["_id"]
-            for doc in self.events.find(
-                expired, {"_id": 1},
-                sort=[("generated_us", 1), ("_id", 1)],
-                limit=max_count,
-            )
-        ]
-        if not ids:
-            # The expirer is done: leave the rest to MongoDB's own TTL
-            # monitor, following the option. Syncing only now keeps the
-            # monitor from racing with the batches counted above.
-            change = self.sync_ttl_index(self._configured_ttl())
-            if change:
-                LOG.info("MongoDB: %s", change)
-            return 0
-        deleted = self.events.delete_many(
-            {"_id": {"$in": ids}, **expired}
-        ).deleted_count
-        LOG.debug("Deleted %d events generated before %s",
-                  deleted, from_us(cutoff))
-        return deleted
+        while ids := self._oldest_ids(expired, max_count):
+            deleted = self.events.delete_many(
+                {"_id": {"$in": ids}, **expired}
+            ).deleted_count
+            # 0: the TTL monitor took them all meanwhile; look again.
+            if deleted:
+                LOG.debug("Deleted %d events generated before %s",
+                          deleted, from_us(cutoff))
+                return deleted
+        # The expirer is done: leave what expires next to MongoDB's own
+        # TTL monitor, as the option says. Syncing only now keeps the
+        # monitor from racing with the batches counted above.
+        change = self.sync_ttl_index(self._configured_ttl())
+        if change:
+            LOG.info("MongoDB: %s", change)
+        return 0
+
+    def _oldest_ids(self, query, count):
+        cursor = self.events.find(
+            query, {"_id": 1},
+            sort=[("generated_us", 1), ("_id", 1)],
+            limit=count,
+        )
+        return [doc["_id"] for doc in cursor]
 
     def delete_events(self, event_filter):
         return self.events.delete_many(

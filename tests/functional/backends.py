@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 import uuid
 
 import sqlalchemy as sa
@@ -30,6 +29,8 @@ from panko_like import service, storage
 class Backend:
     name = ""
     env = ""
+    #: A test server much slower than a production one: size loads down.
+    slow = False
 
     def admin_url(self):
         return os.environ.get(self.env)
@@ -188,6 +189,10 @@ class MongoDBBackend(Backend):
     env = "PANKO_LIKE_TEST_MONGODB_URL"
     server = SecantusServer()
 
+    @property
+    def slow(self):
+        return not os.environ.get(self.env)  # SecantusDB, pure Python
+
     def admin_url(self):
         return os.environ.get(self.env) or (
             self.server.start() if self.server.executable() else None
@@ -208,16 +213,9 @@ class MongoDBBackend(Backend):
 
     @staticmethod
     def with_database(url, name):
-        """``url`` naming database ``name``; credentials stay valid."""
-        parts = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qsl(parts.query)
-        if "@" in parts.netloc and not any(
-                key.lower() == "authsource" for key, _ in query):
-            # The database in the URL was where the user authenticates.
-            query.append(("authSource", parts.path.strip("/") or "admin"))
-        return parts._replace(
-            path=f"/{name}", query=urllib.parse.urlencode(query)
-        ).geturl()
+        from panko_like.storage import impl_mongodb
+
+        return impl_mongodb.with_database(url, name)
 
     def drop(self, url):
         import pymongo

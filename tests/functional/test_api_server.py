@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,11 +62,12 @@ class ServerChecks:
 class ConfiguredServer(ServerChecks):
     """A server with a configuration file for the test's database."""
 
-    def config(self, **api):
+    def config(self, extra=None, **api):
         home = self.make_home()
         sections = {
             "database": {"connection": self.url, "max_retries": 0},
             "api": {"auth_mode": "noauth", "workers": 2, **api},
+            **(extra or {}),
         }
         return home, apiserver.write_config(home, sections)
 
@@ -132,6 +134,40 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
         self.assertEqual(["slow"], stored)
 
 
+README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
+
+class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
+    """keystone mode as a process: tokens are required before anything.
+
+    The Keystone named here is a closed loopback port; no request that
+    reaches it is made, since none of these carries a token.
+    """
+
+    def test_requests_without_a_token_are_refused(self):
+        home, path = self.config(
+            {"keystone_authtoken": {
+                "auth_type": "password",
+                "auth_url": "http://127.0.0.1:9/v3",
+                "www_authenticate_uri": "http://127.0.0.1:9/v3",
+                "username": "panko", "password": "secret",
+                "project_name": "service",
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            }},
+            auth_mode="keystone", workers=1,
+        )
+        server = self.start("--config-file", path, home=home)
+        for headers in ({}, apiserver.ADMIN):
+            answer = server.request("GET", "/v2/events", headers=headers)
+            self.assertEqual(401, answer.status, answer.body)
+            self.assertIn("http://127.0.0.1:9/v3",
+                          answer.headers["WWW-Authenticate"])
+            self.assertEqual("Client",
+                             answer.json()["error_message"]["faultcode"])
+        self.assertEqual(200, server.request("GET", "/").status)
+        self.assert_graceful_exit(server)
+
+
 NO_SYSTEM_CONFIG = not any(
     os.path.exists(path) for path in (
         "/etc/panko_like/panko_like.conf", "/etc/panko_like.conf",
@@ -140,10 +176,33 @@ NO_SYSTEM_CONFIG = not any(
 )
 
 
+def readme_example():
+    """The quick start's curl post: its headers and its JSON body."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("    curl -i http://127.0.0.1:8977/v2/events")
+    command = text[start:text.index("]'", start) + 2]
+    headers = dict(re.findall(r"-H '([^:']+): ([^']*)'", command))
+    body = json.loads(re.search(r"-d '(.*)'", command, re.S).group(1))
+    return headers, body
+
+
 @unittest.skipUnless(NO_SYSTEM_CONFIG,
                      "a configuration file in /etc would be read")
 class TestWithoutConfiguration(ServerChecks, unittest.TestCase):
     """No configuration file at all: README's quick start."""
+
+    def check_readme_example(self, server):
+        headers, body = readme_example()
+        answer = server.request("POST", "/v2/events", body, headers)
+        self.assertEqual(201, answer.status, answer.body)
+        (event,) = body
+        listed = server.request(
+            "GET", f"/v2/events?q.field=event_type&q.value="
+            f"{event['event_type']}", headers=headers)
+        # Traits come back sorted by name.
+        event["traits"].sort(key=lambda trait: trait["name"])
+        self.assertIn(event, listed.json())
 
     def test_embedded_database_created_then_kept(self):
         server = self.start()
@@ -152,6 +211,7 @@ class TestWithoutConfiguration(ServerChecks, unittest.TestCase):
         self.assertTrue(os.path.exists(database), server.logs())
         self.assert_identity_required(server)
         self.post_and_list(server)
+        self.check_readme_example(server)
         self.assert_graceful_exit(server)
         self.assertIn(f"Listening at: http://127.0.0.1:{server.port}",
                       server.logs())
@@ -205,6 +265,12 @@ class TestServerErrors(unittest.TestCase):
     def test_bad_workers(self):
         result = self.run_api(config={"api": {"workers": 0}})
         self.assert_clear_error(result, "configuration error", "workers")
+
+    def test_keystone_mode_without_credentials(self):
+        # auth_mode defaults to keystone once there is a config file.
+        result = self.run_api(config={"database": {}})
+        self.assert_clear_error(result, "configuration error",
+                                "[keystone_authtoken] has no auth_type")
 
     def test_unreachable_database(self):
         result = self.run_api(config={"database": {

@@ -14,32 +14,50 @@ class BenchScenarios:
         backend = backends.BACKENDS[self.backend_name]
         return backend.admin_url() or "sqlite://"
 
+    def smoke_events(self):
+        # A pure-Python test server gets a smaller run, same checks.
+        return 600 if backends.BACKENDS[self.backend_name].slow else 2000
+
     def test_smoke_run_checks_every_answer(self):
         out = os.path.join(tempfile.mkdtemp(), "bench.json")
         self.addCleanup(os.remove, out)
+        events = self.smoke_events()
+        batch = events * 3 // 20
+        checkpoint = str(batch * 3)
+        posted = events * 3 // 10
         result = run("panko-like-bench", "--url", self.admin_url(),
-                     "-n", "2000", "--batch-size", "300", "--repeat", "3",
-                     "--scan-repeat", "1", "--checkpoint", "900",
-                     "--json", out)
+                     "-n", str(events), "--batch-size", str(batch),
+                     "--repeat", "3", "--scan-repeat", "1",
+                     "--checkpoint", checkpoint,
+                     "--api", "--api-seconds", "0.5",
+                     "--api-post-events", str(posted), "--json", out,
+                     timeout=600)
         self.assertIn("every answer checked: OK", result.stdout)
         with open(out) as f:
             figures = json.load(f)
         self.assertEqual([], figures["failures"])
-        self.assertEqual(2000, figures["events"])
+        self.assertEqual(events, figures["events"])
         self.assertGreater(figures["ingest"]["events_per_s"], 0)
         self.assertGreater(figures["floor"]["events_per_s"], 0)
-        self.assertEqual(1000, figures["expiry"]["events"])
+        # The API's POSTed events are expired with their older half.
+        self.assertEqual(posted, figures["api"]["post"]["events"])
+        self.assertEqual((events + posted) // 2, figures["expiry"]["events"])
+        for shape in ("all_tenants_page", "own_project_page",
+                      "event_by_id"):
+            self.assertGreater(figures["api"][shape]["requests"], 0)
+        self.assertEqual(events + posted,
+                         figures["api"]["large_page"]["events"])
         self.assertEqual(
             sorted(name for name, _, _ in bench.queries(
                 bench.Expected(bench.Workload(1), 10), 1)),
             sorted(figures["queries"]))
-        self.assertIn("900", figures["checkpoints"])
+        self.assertIn(checkpoint, figures["checkpoints"])
         self.assertGreater(figures["peak_rss_mb"], 0)
 
     def test_a_wrong_answer_is_a_failure(self):
         workload = bench.Workload(7)
         expected = bench.Expected(workload, samples=50)
-        for batch in workload.events(600, 200):
+        for batch in workload.events(self.smoke_events() * 3 // 10, 200):
             self.assertEqual([], self.conn.record_events(batch))
             expected.add(batch)
         figures, failures = bench.run_queries(self.conn, expected, 2, 1)
@@ -53,6 +71,6 @@ class BenchScenarios:
             any(f.startswith("h_first_page") for f in failures), failures)
 
 
-# The tool measures the SQL driver (its floor is written in SQL).
+# Every backend the tool measures: the SQL driver and the MongoDB one.
 globals().update(backends.make_test_cases(
-    BenchScenarios, names=backends.SQL_BACKENDS))
+    BenchScenarios, names=(*backends.SQL_BACKENDS, "mongodb")))

@@ -14,10 +14,10 @@ from tests.functional import backends, dataset
 BIN = os.path.dirname(sys.executable)
 
 
-def run(command, *args, check=True):
+def run(command, *args, check=True, timeout=120):
     result = subprocess.run(
         [os.path.join(BIN, command), *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     if check and result.returncode != 0:

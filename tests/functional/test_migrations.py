@@ -117,6 +117,28 @@ class AdoptionScenarios:
                     (key, value),
                 )
 
+        # Revision 0003 filled event.project_id and the trait summary
+        # from Panko's rows: tenant filters and trait types still agree.
+        projects = sorted({t.value for e in events for t in e.traits
+                           if t.name == "project_id" and t.value})
+        self.assertTrue(projects)
+        for project in projects[:3] + ["no-such-project"]:
+            for f in (storage.EventFilter(admin_proj=project),
+                      storage.EventFilter(traits_filter=[
+                          {"key": "project_id", "string": project}])):
+                self.assertEqual(
+                    dataset.expected(events, f),
+                    [e.message_id for e in self.conn.get_events(f)],
+                    project,
+                )
+        for event_type in sorted({e.event_type for e in events}):
+            want = sorted({(t.name, 1 if t.dtype == 0 else t.dtype)
+                           for e in events if e.event_type == event_type
+                           for t in e.traits})
+            got = sorted((t["name"], t["data_type"])
+                         for t in self.conn.get_trait_types(event_type))
+            self.assertEqual(want, got, event_type)
+
         # And the adopted database takes new events, long text included.
         new = models.Event(
             "after-adoption", "image.upload",

@@ -3,6 +3,11 @@
 The server holds the 200 events Panko wrote, and each answer the client
 gets is compared with the answer Panko's API gave to the same request
 (``golden.json``), on every backend.
+
+pankoclient 1.2.0 (its last release, 2020) installs and imports on
+Python 3.11 as it is: it still imports ``six``, which it declares, so
+no shim is needed. Its CLI cannot send noauth identity headers, so the
+library is driven here, with those headers on a keystoneauth session.
 """
 
 import collections
