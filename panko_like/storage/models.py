@@ -73,8 +73,29 @@ class InvalidEvent(ValueError):
 def to_naive_utc(value: datetime.datetime) -> datetime.datetime:
     """Aware datetimes become naive UTC; naive ones are taken as UTC."""
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(
+                f"{value.isoformat()} is out of range in UTC") from None
     return value
+
+
+def check_name(value: Any, what: str, max_length: int) -> None:
+    """A message_id, event type or trait name: non-empty storable text."""
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(
+            Problem.INVALID, f"{what} must be a non-empty string: {value!r}")
+    if len(value) > max_length:
+        raise InvalidEvent(
+            Problem.INVALID, f"{what} longer than {max_length} characters")
+    if "\x00" in value:
+        raise InvalidEvent(Problem.INVALID, f"{what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(
+            Problem.INVALID, f"{what} is not valid Unicode") from None
 
 
 def parse_datetime(value: Any) -> datetime.datetime:
@@ -201,15 +222,7 @@ class Trait:
     @classmethod
     def checked(cls, name: Any, dtype: Any, value: Any) -> "Trait":
         """Build a trait, converting ``value``; raise InvalidEvent."""
-        if not isinstance(name, str) or not name:
-            raise InvalidEvent(
-                Problem.INVALID, f"trait name must be a string: {name!r}"
-            )
-        if len(name) > MAX_TRAIT_NAME_LENGTH:
-            raise InvalidEvent(
-                Problem.INVALID,
-                f"trait name longer than {MAX_TRAIT_NAME_LENGTH} characters",
-            )
+        check_name(name, "trait name", MAX_TRAIT_NAME_LENGTH)
         try:
             return cls(name, dtype, convert_value(dtype, value))
         except InvalidEvent as exc:
@@ -243,23 +256,14 @@ class Event:
 
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
-        if not isinstance(self.message_id, str) or not self.message_id:
-            raise InvalidEvent(Problem.INVALID, "message_id must be a string")
-        if len(self.message_id) > MAX_MESSAGE_ID_LENGTH:
-            raise InvalidEvent(
-                Problem.INVALID,
-                f"message_id longer than {MAX_MESSAGE_ID_LENGTH} characters",
-            )
-        if not isinstance(self.event_type, str) or not self.event_type:
-            raise InvalidEvent(Problem.INVALID, "event_type must be a string")
-        if len(self.event_type) > MAX_EVENT_TYPE_LENGTH:
-            raise InvalidEvent(
-                Problem.INVALID,
-                f"event_type longer than {MAX_EVENT_TYPE_LENGTH} characters",
-            )
+        check_name(self.message_id, "message_id", MAX_MESSAGE_ID_LENGTH)
+        check_name(self.event_type, "event_type", MAX_EVENT_TYPE_LENGTH)
         if not isinstance(self.generated, datetime.datetime):
             raise InvalidEvent(Problem.INVALID, "generated must be a datetime")
-        self.generated = to_naive_utc(self.generated)
+        try:
+            self.generated = to_naive_utc(self.generated)
+        except ValueError as exc:
+            raise InvalidEvent(Problem.INVALID, f"generated: {exc}") from None
         if not isinstance(self.traits, list):
             raise InvalidEvent(Problem.INVALID, "traits must be a list")
         self.traits = [

@@ -160,6 +160,8 @@ class StorageScenarios:
             ev("twice", traits=[Trait("s", 1, "a"), Trait("s", 1, "b")]),
             ev("x" * 51),
             ev("bad-type", event_type=""),
+            ev("nul-type", event_type="a\x00b"),
+            ev("nul-name", traits=[Trait("a\x00", models.TEXT_TYPE, "v")]),
             ev("good-2", traits=[Trait("f", models.FLOAT_TYPE, "2.5")]),
         ])
         problems = {r.message_id: r.problem for r in rejected}
@@ -174,6 +176,8 @@ class StorageScenarios:
                 "twice": "incompatible_trait",
                 "x" * 51: "invalid",
                 "bad-type": "invalid",
+                "nul-type": "invalid",
+                "nul-name": "invalid",
             },
             {k: v.value for k, v in problems.items()},
         )

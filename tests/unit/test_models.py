@@ -65,6 +65,11 @@ class TestTraitAndEvent(unittest.TestCase):
             models.Trait.checked("n" * 256, 1, "x")
         with self.assertRaises(models.InvalidEvent):
             models.Trait.checked(None, 1, "x")
+        for name in ("a\x00b", "a\ud800b"):
+            with self.subTest(name=name), self.assertRaises(
+                    models.InvalidEvent) as caught:
+                models.Trait.checked(name, 1, "x")
+            self.assertEqual(models.Problem.INVALID, caught.exception.problem)
 
     def test_value_as_text_follows_panko(self):
         cases = [
@@ -91,6 +96,12 @@ class TestTraitAndEvent(unittest.TestCase):
             models.Event("m", None, datetime.datetime(2020, 1, 1), []),
             models.Event("m", "t", "2020-01-01", []),
             models.Event("m", "t", datetime.datetime(2020, 1, 1), "x"),
+            models.Event("m\x00", "t", datetime.datetime(2020, 1, 1), []),
+            models.Event("m", "t\udfff", datetime.datetime(2020, 1, 1), []),
+            # Valid where it was written, out of range once in UTC.
+            models.Event("m", "t", datetime.datetime(
+                1, 1, 1, tzinfo=datetime.timezone(
+                    datetime.timedelta(hours=5))), []),
         ):
             with self.subTest(bad=bad), self.assertRaises(
                     models.InvalidEvent):
