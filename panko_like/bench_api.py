@@ -46,7 +46,14 @@ ALL_TENANTS = "q.field=all_tenants&q.op=eq&q.value=True"
 MEMBERS = 20
 #: Cap on the requests of one client in one timed phase.
 MAX_REQUESTS = 1_000_000
-BIN = os.path.join(os.path.dirname(sys.executable), "panko-like-api")
+
+
+def _api_command():
+    """``panko-like-api`` beside this Python (a venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "panko-like-api")
+    if os.path.exists(beside):
+        return beside
+    return shutil.which("panko-like-api") or beside
 
 
 def _say(text):
@@ -208,7 +215,7 @@ class Server:
         log = open(os.path.join(self.directory, "api.log"), "ab")
         with log:
             self.process = subprocess.Popen(
-                [BIN, "--config-file", self.config, "--port",
+                [_api_command(), "--config-file", self.config, "--port",
                  str(self.port)], stdout=log, stderr=log,
                 stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

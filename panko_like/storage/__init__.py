@@ -282,7 +282,13 @@ def get_connection_from_config(conf):
     def _connect():
         return get_connection(url, conf)
 
-    return _connect()
+    try:
+        return _connect()
+    except (UnknownDriver, ImportError, ValueError):
+        raise
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
+        raise StorageUnavailable(reason) from exc
 
 
 def _log_retry(state):

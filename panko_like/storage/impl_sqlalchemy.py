@@ -148,7 +148,15 @@ class Connection(base.Connection):
             before_sleep=_log_reconnect,
             reraise=True,
         )
-        return retrying(func, *args)
+        try:
+            return retrying(func, *args)
+        except sa_exc.DBAPIError as exc:
+            if not _is_disconnect(exc):
+                raise
+            # The API answers 503, so a sender knows to send again.
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise storage.StorageUnavailable(
+                f"database unreachable: {reason}") from exc
 
     # Schema
 

@@ -134,6 +134,22 @@ class RootScenarios:
         app = self.make_app()
         app.get("/healthcheck", status=503)
 
+    def test_storage_down_is_503_and_nothing_is_stored(self):
+        # A closed port: the database is gone, not just slow.
+        self.conf.set_override(
+            "connection", "postgresql+psycopg://u@127.0.0.1:9/x",
+            group="database")
+        self.conf.set_override("max_retries", 0, group="database")
+        app = self.make_app()
+        for response in (
+            app.get("/v2/events", headers=ADMIN_A, status=503),
+            app.post_json("/v2/events", [IngestScenarios.API_EVENT],
+                          headers=ADMIN_A, status=503),
+        ):
+            self.assertError(response, 503, "The storage is not available.",
+                             faultcode="Server")
+            self.assertNotIn("127.0.0.1", response.text)
+
     def test_capabilities(self):
         body = self.app.get("/v2/capabilities").json
         self.assertEqual(

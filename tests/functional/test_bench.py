@@ -14,9 +14,12 @@ class BenchScenarios:
         backend = backends.BACKENDS[self.backend_name]
         return backend.admin_url() or "sqlite://"
 
-    def smoke_events(self):
+    def slow(self):
         # A pure-Python test server gets a smaller run, same checks.
-        return 600 if backends.BACKENDS[self.backend_name].slow else 2000
+        return backends.BACKENDS[self.backend_name].slow
+
+    def smoke_events(self):
+        return 400 if self.slow() else 2000
 
     def test_smoke_run_checks_every_answer(self):
         out = os.path.join(tempfile.mkdtemp(), "bench.json")
@@ -27,7 +30,10 @@ class BenchScenarios:
         posted = events * 3 // 10
         result = run("panko-like-bench", "--url", self.admin_url(),
                      "-n", str(events), "--batch-size", str(batch),
-                     "--repeat", "3", "--scan-repeat", "1",
+                     "--repeat", "1" if self.slow() else "3",
+                     "--scan-repeat", "1",
+                     "--floor-events", str(events // 4 if self.slow()
+                                           else events),
                      "--checkpoint", checkpoint,
                      "--api", "--api-seconds", "0.5",
                      "--api-post-events", str(posted), "--json", out,

@@ -134,11 +134,11 @@ class TestFailover(unittest.TestCase):
             return f"postgresql+psycopg://postgres@/events?{query}"
         return ",".join(f"{h}:{p}" for h, p in hosts) + "/events"
 
-    def connect(self, form):
+    def connect(self, form, max_retries=20):
         url = self.url(form)
         conf = make_conf(url, {("database", "user"): "postgres",
                                ("database", "retry_interval"): 1,
-                               ("database", "max_retries"): 20})
+                               ("database", "max_retries"): max_retries})
         conn = storage.get_connection(url, conf)
         self.addCleanup(conn.close)
         return conn
@@ -161,6 +161,18 @@ class TestFailover(unittest.TestCase):
                 conn = self.connect(form)
                 conn.upgrade()
                 self.assertEqual(self.primary.port, serving_port(conn))
+
+    def test_no_primary_left_is_storage_unavailable(self):
+        conn = self.connect("libpq", max_retries=2)
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 10)))
+        self.primary.stop()
+        # Only the read-only standby answers: no host takes writes, and
+        # the caller (the API: a 503) learns it instead of a driver error.
+        with self.assertRaises(storage.StorageUnavailable):
+            conn.record_events(events(10, 20))
+        with self.assertRaises(storage.StorageUnavailable):
+            list(conn.get_events(storage.EventFilter()))
 
     def test_writes_survive_a_failover(self):
         conn = self.connect("libpq")
