@@ -334,7 +334,13 @@ class Connection(base.Connection):
             before_sleep=_log_reconnect,
             reraise=True,
         )
-        return retrying(func, *args)
+        try:
+            return retrying(func, *args)
+        except mongo_errors.AutoReconnect as exc:
+            # The API answers 503, so a sender knows to send again.
+            reason = redact(str(exc)).strip().splitlines()[0]
+            raise storage.StorageUnavailable(
+                f"MongoDB unreachable: {reason}") from exc
 
     def _configured_ttl(self) -> int:
         if self.conf is None:

@@ -8,6 +8,8 @@ import os
 import shutil
 import tempfile
 
+import pymongo
+
 from panko_like import storage
 from panko_like.storage import impl_mongodb, models
 from tests.functional import backends, dataset
@@ -333,6 +335,19 @@ class TestURIs(MongoDBTestCase):
         self.assertNotEqual(0, result.returncode)
         self.assertIn("cannot connect to the storage", result.stderr)
         self.assertNotIn("s3cr3t-pw", result.stdout + result.stderr)
+
+    def test_lost_server_is_storage_unavailable(self):
+        conn = self.connect(max_retries=1, retry_interval=0)
+        calls = []
+
+        def lost():
+            calls.append(1)
+            raise pymongo.errors.AutoReconnect("mongodb://u:pw@h: lost")
+
+        with self.assertRaises(storage.StorageUnavailable) as ctx:
+            conn._reconnecting(lost)
+        self.assertEqual(2, len(calls))
+        self.assertNotIn("pw", str(ctx.exception))
 
     def test_redact(self):
         self.assertEqual(
