@@ -18,22 +18,16 @@ documents into a collection with the same indexes).
 
 import argparse
 import collections
-import concurrent.futures
 import datetime
-import http.client
 import json
 import os
 import random
 import resource
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 
 import sqlalchemy as sa
@@ -606,238 +600,6 @@ def peak_rss_mb():
                  1)
 
 
-# The REST API
-
-class _Server:
-    """panko-like-api on our database, in a process of its own."""
-
-    def __init__(self, url, workers):
-        self.dir = tempfile.mkdtemp(prefix="panko_like_bench_api_")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        config = os.path.join(self.dir, "panko_like.conf")
-        with open(config, "w") as f:
-            f.write(f"[database]\nconnection = {url}\n[api]\n"
-                    f"auth_mode = noauth\nworkers = {workers}\n"
-                    f"host = 127.0.0.1\nport = {self.port}\n")
-        command = os.path.join(os.path.dirname(sys.executable),
-                               "panko-like-api")
-        self.log = open(os.path.join(self.dir, "api.log"), "w")
-        self.process = subprocess.Popen(
-            [command, "--config-file", config], stdout=self.log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self._wait_ready()
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"panko-like-api exited; see {self.dir}")
-            try:
-                if request(self.port, "GET", "/healthcheck")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("panko-like-api did not answer in 120 s")
-
-    def peak_rss_mb(self):
-        """The largest peak RSS among the server's processes."""
-        pids = [self.process.pid]
-        try:
-            with open(f"/proc/{self.process.pid}/task/"
-                      f"{self.process.pid}/children") as f:
-                pids += [int(pid) for pid in f.read().split()]
-        except OSError:
-            pass
-        peaks = []
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            peaks.append(int(line.split()[1]) / 1024)
-            except OSError:
-                continue
-        return round(max(peaks), 1) if peaks else None
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-_ADMIN = {"X-User-Id": "bench-admin", "X-Project-Id": "bench-admin",
-          "X-Roles": "admin"}
-
-
-def _identity(project, user):
-    return {"X-User-Id": user, "X-Project-Id": project, "X-Roles": "member"}
-
-
-def request(port, method, path, headers=None, body=None, conn=None):
-    """(status, decoded JSON or None); reuses ``conn`` when given."""
-    own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    try:
-        conn.request(method, path, body=body, headers={
-            "Content-Type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        if own:
-            conn.close()
-    try:
-        return response.status, json.loads(data) if data else None
-    except ValueError:
-        return response.status, None
-
-
-def _api_get_cases(expected):
-    query = urllib.parse.urlencode(
-        {"limit": PAGE, "q.field": "all_tenants", "q.op": "eq",
-         "q.value": "True"})
-    cases = {
-        "all_tenants_page": [
-            (f"/v2/events?{query}", _ADMIN, expected.first.ids())],
-        "own_project_page": [
-            (f"/v2/events?limit={PAGE}", _identity(*expected.owner),
-             expected.owned.ids())],
-        "event_by_id": [],
-    }
-    for message_id, event in expected.events.items():
-        values = {trait.name: trait.value for trait in event.traits}
-        cases["event_by_id"].append((
-            f"/v2/events/{message_id}",
-            _identity(values["project_id"], values["user_id"]),
-            message_id))
-    return cases
-
-
-def _api_answer(body):
-    if isinstance(body, list):
-        return [event["message_id"] for event in body]
-    if isinstance(body, dict):
-        return body.get("message_id")
-    return body
-
-
-def _api_load(port, cases, clients, seconds):
-    """Run ``cases`` from ``clients`` threads; (times, failures, wall)."""
-    stop = time.monotonic() + seconds
-
-    def client(number):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        times, failures, index = [], [], number
-        while time.monotonic() < stop:
-            path, headers, want = cases[index % len(cases)]
-            index += clients
-            start = time.perf_counter()
-            status, body = request(port, "GET", path, headers, conn=conn)
-            times.append(time.perf_counter() - start)
-            if status != 200 or _api_answer(body) != want:
-                failures.append(f"GET {path}: {status} {_short(body)}")
-        conn.close()
-        return times, failures
-
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(client, range(clients)))
-    wall = time.perf_counter() - start
-    return ([t for times, _ in results for t in times],
-            [f for _, failures in results for f in failures], wall)
-
-
-def _event_json(event):
-    return {
-        "message_id": event.message_id,
-        "event_type": event.event_type,
-        "generated": event.generated.isoformat(),
-        "traits": [{"name": t.name, "type": models.TYPE_NAMES[t.dtype],
-                    "value": t.value.isoformat()
-                    if isinstance(t.value, datetime.datetime)
-                    else str(t.value)} for t in event.traits],
-        "raw": event.raw,
-    }
-
-
-def api_phase(url, workload, expected, args):
-    """Figures of the REST API served on our database, and failures."""
-    _say(f"API: panko-like-api with {args.api_workers} workers, "
-         f"{args.api_clients} clients")
-    server = _Server(url, args.api_workers)
-    figures, failures = {}, []
-    try:
-        for name, cases in _api_get_cases(expected).items():
-            times, failed, wall = _api_load(
-                server.port, cases, args.api_clients, args.api_seconds)
-            failures += [f"api {name}: {f}" for f in failed[:3]]
-            figures[name] = {
-                "requests": len(times),
-                "requests_per_s": round(len(times) / wall, 1),
-                "p50_ms": round(statistics.median(times) * 1000, 2),
-                "p95_ms": round(_percentile(times, 95) * 1000, 2),
-            }
-            _say(f"  GET {name:18} {figures[name]['requests_per_s']:8.1f} "
-                 f"req/s  p50 {figures[name]['p50_ms']} ms")
-        figures["post"], failed = _api_post(server.port, workload,
-                                            expected, args)
-        failures += failed
-        figures["large_page"], failed = _api_large_page(server.port,
-                                                        expected)
-        failures += failed
-        figures["server_peak_rss_mb"] = server.peak_rss_mb()
-        _say(f"  server peak RSS: {figures['server_peak_rss_mb']} MB")
-    finally:
-        server.stop()
-    return figures, failures
-
-
-def _api_post(port, workload, expected, args):
-    """POST new events (another seed's) in batches; events/s."""
-    extra = Workload(workload.seed + 1_000_003)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    elapsed, count, failures = 0.0, 0, []
-    for batch in extra.events(args.api_post_events, args.batch_size):
-        body = json.dumps([_event_json(event) for event in batch])
-        start = time.perf_counter()
-        status, answer = request(port, "POST", "/v2/events", _ADMIN, body,
-                                 conn=conn)
-        elapsed += time.perf_counter() - start
-        if status != 201 or answer.get("stored") != len(batch):
-            failures.append(f"api post: {status} {_short(answer)}")
-            break
-        expected.add(batch)
-        count += len(batch)
-    conn.close()
-    rate = round(count / elapsed) if elapsed else None
-    _say(f"  POST /v2/events: {rate:,} events/s ({count} events)")
-    return {"events": count, "events_per_s": rate}, failures
-
-
-def _api_large_page(port, expected):
-    """One admin page of up to 100,000 events."""
-    limit = 100_000
-    query = urllib.parse.urlencode(
-        {"limit": limit, "q.field": "all_tenants", "q.op": "eq",
-         "q.value": "True"})
-    start = time.perf_counter()
-    status, body = request(port, "GET", f"/v2/events?{query}", _ADMIN)
-    seconds = time.perf_counter() - start
-    want = min(limit, expected.count)
-    got = len(body) if isinstance(body, list) else None
-    failures = [] if status == 200 and got == want else [
-        f"api large page: {status}, {got} events, expected {want}"]
-    _say(f"  GET {want} events in one page: {seconds:.1f} s")
-    return {"events": got, "seconds": round(seconds, 2)}, failures
-
-
 # The run
 
 def parse_args(argv):
@@ -874,19 +636,6 @@ def parse_args(argv):
                         help="skip the expiry of the older half")
     parser.add_argument("--keep", action="store_true",
                         help="keep our database (its URL is printed)")
-    parser.add_argument("--api", action="store_true",
-                        help="also measure the REST API: serve our database "
-                        "with panko-like-api, time pages and single events "
-                        "under concurrent clients, then POST events")
-    parser.add_argument("--api-workers", type=_positive, default=2,
-                        help="panko-like-api workers (default 2)")
-    parser.add_argument("--api-clients", type=_positive, default=4,
-                        help="concurrent API clients (default 4)")
-    parser.add_argument("--api-seconds", type=float, default=10.0,
-                        help="seconds each GET shape is run (default 10)")
-    parser.add_argument("--api-post-events", type=int, default=20000,
-                        help="events POSTed in batches of --batch-size "
-                        "(default 20000)")
     parser.add_argument("--report", nargs="+", metavar="JSON",
                         help="only print an RST table of these results")
     return parser.parse_args(argv)
@@ -992,17 +741,6 @@ def report(paths):
         ("expiry of half: s (events/s)",
          lambda p, r: "{seconds} ({events_per_s:,})".format(**r["expiry"])
          if r.get("expiry") else ""),
-        ("API GET all_tenants page, req/s",
-         lambda p, r: _api_figure(r, "all_tenants_page", "requests_per_s")),
-        ("API GET own project page, req/s",
-         lambda p, r: _api_figure(r, "own_project_page", "requests_per_s")),
-        ("API GET one event, req/s",
-         lambda p, r: _api_figure(r, "event_by_id", "requests_per_s")),
-        ("API POST, events/s",
-         lambda p, r: _api_figure(r, "post", "events_per_s")),
-        ("API server peak RSS, MB",
-         lambda p, r: str(r["api"]["server_peak_rss_mb"])
-         if r.get("api") else ""),
         ("peak RSS of the tool, MB",
          lambda p, r: str(r["peak_rss_mb"]) if r else ""),
     ]
@@ -1026,12 +764,6 @@ def report(paths):
     lines += [line(row) for row in table[1:]]
     lines.append(rule)
     return "\n".join(lines)
-
-
-def _api_figure(run, shape, key):
-    if not run.get("api"):
-        return ""
-    return f"{run['api'][shape][key]:,}"
 
 
 def main(argv=None):
@@ -1111,9 +843,6 @@ def _run(args, workload, expected, scratch, result):
     failures.extend(failed)
     result["queries"] = figures
     _report_queries(figures)
-    if args.api:
-        result["api"], failed = api_phase(url, workload, expected, args)
-        failures.extend(failed)
     if not args.no_expiry:
         seconds, deleted = expire_older_half(conn, expected)
         result["expiry"] = {"events": deleted, "seconds": round(seconds, 2),

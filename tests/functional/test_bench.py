@@ -27,16 +27,13 @@ class BenchScenarios:
         events = self.smoke_events()
         batch = events * 3 // 20
         checkpoint = str(batch * 3)
-        posted = events * 3 // 10
         result = run("panko-like-bench", "--url", self.admin_url(),
                      "-n", str(events), "--batch-size", str(batch),
                      "--repeat", "1" if self.slow() else "3",
                      "--scan-repeat", "1",
                      "--floor-events", str(events // 4 if self.slow()
                                            else events),
-                     "--checkpoint", checkpoint,
-                     "--api", "--api-seconds", "0.5",
-                     "--api-post-events", str(posted), "--json", out,
+                     "--checkpoint", checkpoint, "--json", out,
                      timeout=600)
         self.assertIn("every answer checked: OK", result.stdout)
         with open(out) as f:
@@ -45,14 +42,7 @@ class BenchScenarios:
         self.assertEqual(events, figures["events"])
         self.assertGreater(figures["ingest"]["events_per_s"], 0)
         self.assertGreater(figures["floor"]["events_per_s"], 0)
-        # The API's POSTed events are expired with their older half.
-        self.assertEqual(posted, figures["api"]["post"]["events"])
-        self.assertEqual((events + posted) // 2, figures["expiry"]["events"])
-        for shape in ("all_tenants_page", "own_project_page",
-                      "event_by_id"):
-            self.assertGreater(figures["api"][shape]["requests"], 0)
-        self.assertEqual(events + posted,
-                         figures["api"]["large_page"]["events"])
+        self.assertEqual(events // 2, figures["expiry"]["events"])
         self.assertEqual(
             sorted(name for name, _, _ in bench.queries(
                 bench.Expected(bench.Workload(1), 10), 1)),
