@@ -20,6 +20,7 @@ memory.
 import datetime
 import json
 import os
+import sqlite3
 
 import alembic.command
 import alembic.config
@@ -751,6 +752,11 @@ def _is_transient(exc: sa_exc.DBAPIError) -> bool:
 def _is_disconnect(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, sa_exc.OperationalError) and isinstance(
+            exc.orig, sqlite3.OperationalError):
+        # SQLite calls a missing table an OperationalError too; only a
+        # file it cannot open is worth waiting for.
+        return "unable to open" in str(exc.orig)
     # Refused connections and hosts lost mid-statement. Deadlocks are
     # OperationalErrors too, but _store retries those itself.
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
