@@ -8,11 +8,17 @@ methods below. A method a driver cannot serve raises
 
 import abc
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import tenacity
+from oslo_log import log
+
 import panko_like
+from panko_like import storage
 from panko_like.storage import EventFilter, Pagination, models
+
+LOG = log.getLogger(__name__)
 
 BASE_CAPABILITIES: dict[str, Any] = {
     "events": {"query": {"simple": False}},
@@ -76,6 +82,56 @@ class Connection(abc.ABC):
         return panko_like.NotImplementedError(
             f"{feature} is not implemented by the "
             f"{type(self).__module__} driver"
+        )
+
+    #: What the storage is called in logs and errors.
+    STORAGE_NAME = "database"
+
+    def _is_unreachable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the storage cannot be reached now."""
+        return False
+
+    def _describe(self, exc: BaseException) -> str:
+        """``exc`` in one line, safe to log (no credentials)."""
+        return str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
+
+    def _reconnecting(self, func: Callable, *args):
+        """Call ``func``, retrying while the storage is unreachable.
+
+        Up to ``[database] max_retries`` retries, with a backoff capped at
+        ``retry_interval``; then :class:`storage.StorageUnavailable`,
+        which the API answers with 503 so a sender knows to resend.
+        ``func`` must be safe to run again: writes are, since an event
+        whose first attempt was stored is found as a duplicate.
+        """
+        db = self.conf.database if self.conf is not None else None
+        retries = db.max_retries if db is not None else 10
+        interval = db.retry_interval if db is not None else 10
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(self._is_unreachable),
+            stop=tenacity.stop_after_attempt(
+                (retries if retries >= 0 else 10) + 1
+            ),
+            wait=tenacity.wait_exponential(
+                multiplier=0.2, max=max(interval, 0.2)
+            ),
+            before_sleep=self._log_reconnect,
+            reraise=True,
+        )
+        try:
+            return retrying(func, *args)
+        except Exception as exc:
+            if not self._is_unreachable(exc):
+                raise
+            raise storage.StorageUnavailable(
+                f"{self.STORAGE_NAME} unreachable: {self._describe(exc)}"
+            ) from exc
+
+    def _log_reconnect(self, state) -> None:
+        LOG.warning(
+            "%s unreachable (attempt %d), reconnecting: %s",
+            self.STORAGE_NAME, state.attempt_number,
+            self._describe(state.outcome.exception()),
         )
 
     def upgrade(self) -> str:

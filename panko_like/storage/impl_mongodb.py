@@ -31,7 +31,6 @@ import urllib.parse
 
 import bson
 import pymongo
-import tenacity
 from oslo_log import log
 from pymongo import errors as mongo_errors
 from pymongo import uri_parser
@@ -267,14 +266,6 @@ def _duplicate(message_id, where):
     )
 
 
-def _log_reconnect(state):
-    LOG.warning(
-        "MongoDB unreachable (attempt %d), retrying: %s",
-        state.attempt_number,
-        redact(str(state.outcome.exception())),
-    )
-
-
 class Connection(base.Connection):
     """Events as documents in a MongoDB database."""
 
@@ -312,35 +303,13 @@ class Connection(base.Connection):
     def close(self):
         self.client.close()
 
-    def _reconnecting(self, func, *args):
-        """Call ``func``, retrying while MongoDB is unreachable.
+    STORAGE_NAME = "MongoDB"
 
-        Safe for writes: an event whose first attempt was stored is found
-        as a duplicate.
-        """
-        db = self.conf.database if self.conf is not None else None
-        retries = db.max_retries if db is not None else 10
-        interval = db.retry_interval if db is not None else 10
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(
-                mongo_errors.AutoReconnect
-            ),
-            stop=tenacity.stop_after_attempt(
-                (retries if retries >= 0 else 10) + 1
-            ),
-            wait=tenacity.wait_exponential(
-                multiplier=0.2, max=max(interval, 0.2)
-            ),
-            before_sleep=_log_reconnect,
-            reraise=True,
-        )
-        try:
-            return retrying(func, *args)
-        except mongo_errors.AutoReconnect as exc:
-            # The API answers 503, so a sender knows to send again.
-            reason = redact(str(exc)).strip().splitlines()[0]
-            raise storage.StorageUnavailable(
-                f"MongoDB unreachable: {reason}") from exc
+    def _is_unreachable(self, exc):
+        return isinstance(exc, mongo_errors.AutoReconnect)
+
+    def _describe(self, exc):
+        return redact(super()._describe(exc))
 
     def _configured_ttl(self) -> int:
         if self.conf is None:

@@ -25,7 +25,6 @@ import sqlite3
 import alembic.command
 import alembic.config
 import sqlalchemy as sa
-import tenacity
 from oslo_log import log
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql as mysql_dialect
@@ -126,38 +125,15 @@ class Connection(base.Connection):
     def close(self):
         self.engine.dispose()
 
-    def _reconnecting(self, func, *args):
-        """Call ``func``, retrying while the database is unreachable.
+    def _is_unreachable(self, exc):
+        # A lost host (a PostgreSQL failover, a restart): the pool has
+        # dropped its connections, and a retry connects to whichever
+        # listed host answers as primary.
+        return _is_disconnect(exc)
 
-        A lost host (a PostgreSQL failover, a restart) shows up as an
-        OperationalError; the pool has then dropped its connections, and
-        a retry connects to whichever listed host answers as primary.
-        ``func`` must be safe to run again: writes are, since an event
-        whose first attempt did commit is found as a duplicate.
-        """
-        db = self.conf.database if self.conf is not None else None
-        retries = db.max_retries if db is not None else 10
-        interval = db.retry_interval if db is not None else 10
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_is_disconnect),
-            stop=tenacity.stop_after_attempt(
-                (retries if retries >= 0 else 10) + 1
-            ),
-            wait=tenacity.wait_exponential(
-                multiplier=0.2, max=max(interval, 0.2)
-            ),
-            before_sleep=_log_reconnect,
-            reraise=True,
-        )
-        try:
-            return retrying(func, *args)
-        except sa_exc.DBAPIError as exc:
-            if not _is_disconnect(exc):
-                raise
-            # The API answers 503, so a sender knows to send again.
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            raise storage.StorageUnavailable(
-                f"database unreachable: {reason}") from exc
+    def _describe(self, exc):
+        orig = getattr(exc, "orig", None)
+        return super()._describe(orig or exc)
 
     # Schema
 
@@ -760,14 +736,6 @@ def _is_disconnect(exc: BaseException) -> bool:
     # Refused connections and hosts lost mid-statement. Deadlocks are
     # OperationalErrors too, but _store retries those itself.
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-
-
-def _log_reconnect(state):
-    LOG.warning(
-        "Database unreachable (attempt %d), reconnecting: %s",
-        state.attempt_number,
-        state.outcome.exception(),
-    )
 
 
 def _in(column, values, dialect):
