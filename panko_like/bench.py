@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from panko_like import service, storage
 from panko_like.storage import impl_sqlalchemy, models
+from panko_like.storage.sqlalchemy import tables
 
 try:
     import pymongo
@@ -249,7 +250,8 @@ def _floor_rows(batch, first_id, type_ids):
                        if trait.name == "project_id")
         events.append((event_id, event.message_id, event.generated,
                        models.dump_raw(event.raw),
-                       type_ids[event.event_type], project))
+                       type_ids[event.event_type], project,
+                       tables.encode_traits(event.traits)))
         for trait in event.traits:
             traits[trait.dtype].append((event_id, trait.name, trait.value))
     return events, traits
@@ -262,7 +264,7 @@ _TRAIT_TABLE = {
     models.DATETIME_TYPE: "trait_datetime",
 }
 _EVENT_COLUMNS = ("id", "message_id", "generated", "raw", "event_type_id",
-                  "project_id")
+                  "project_id", "traits")
 
 
 def _write_floor_summary(conn, type_ids):
@@ -317,7 +319,7 @@ def _copy_batch(dbapi, events, traits):
         with cur.copy(f"COPY event ({', '.join(_EVENT_COLUMNS)}) "
                       "FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "varchar", "timestamp", "text", "int4",
-                            "varchar"])
+                            "varchar", "text"])
             for row in events:
                 copy.write_row(row)
         for dtype, rows in traits.items():
@@ -339,9 +341,10 @@ def _mysql_batch(dbapi, events, traits):
         dbapi.begin()
         cur.executemany(
             "INSERT INTO event (id, message_id, generated, raw, "
-            "event_type_id, project_id) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(i, m, f"{seconds(g):.6f}", r, t, p)
-             for i, m, g, r, t, p in events])
+            "event_type_id, project_id, traits) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(i, m, f"{seconds(g):.6f}", r, t, p, j)
+             for i, m, g, r, t, p, j in events])
         for dtype, rows in traits.items():
             if dtype == models.DATETIME_TYPE:
                 rows = [(i, k, f"{seconds(v):.6f}") for i, k, v in rows]
@@ -357,9 +360,10 @@ def _executemany_batch(dbapi, events, traits):
     with dbapi:
         dbapi.executemany(
             "INSERT INTO event (id, message_id, generated, raw, "
-            "event_type_id, project_id) VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, m, g.isoformat(" "), r, t, p)
-             for i, m, g, r, t, p in events])
+            "event_type_id, project_id, traits) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(i, m, g.isoformat(" "), r, t, p, j)
+             for i, m, g, r, t, p, j in events])
         for dtype, rows in traits.items():
             if dtype == models.DATETIME_TYPE:
                 rows = [(i, k, v.isoformat(" ")) for i, k, v in rows]

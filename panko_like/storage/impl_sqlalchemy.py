@@ -72,7 +72,11 @@ def _engine_options(url: sa.engine.URL, conf) -> dict:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return {"connect_args": {"timeout": 30}}
-    options = {"pool_pre_ping": True}
+    # No pre-ping: a connection the server dropped fails its first
+    # statement as a disconnect, which empties the pool and is retried
+    # (base.Connection._reconnecting); a ping would cost every request
+    # a round trip.
+    options = {}
     db = conf.database if conf is not None else None
     if db is not None:
         options.update(
@@ -315,7 +319,8 @@ class Connection(base.Connection):
         """One multi-row INSERT, then one SELECT for the new ids."""
         _executemany(conn, t.event, _COPY_EVENT_COLUMNS[1:], [
             (event.message_id, event.generated, raw,
-             type_ids[event.event_type], _project_id(event))
+             type_ids[event.event_type], _project_id(event),
+             t.encode_traits(event.traits))
             for event, raw in todo
         ])
         ids = {}
@@ -371,6 +376,7 @@ class Connection(base.Connection):
                 yield (
                     event_id, event.message_id, event.generated, raw,
                     type_ids[event.event_type], _project_id(event),
+                    t.encode_traits(event.traits),
                 )
 
         _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES,
@@ -546,6 +552,7 @@ class Connection(base.Connection):
                     t.event.c.message_id,
                     t.event.c.generated,
                     t.event.c.raw,
+                    t.event.c.traits,
                     _TYPE_NAME,
                 )
                 .where(t.event.c.event_type_id.is_not(None), *conditions)
@@ -560,7 +567,11 @@ class Connection(base.Connection):
                     message_id=row.message_id,
                     event_type=row.desc,
                     generated=row.generated,
-                    traits=traits.get(row.id, []),
+                    traits=(
+                        t.decode_traits(row.traits)
+                        if row.traits is not None
+                        else traits.get(row.id, [])
+                    ),
                     raw=None if row.raw is None else json.loads(row.raw),
                 )
                 for row in rows
@@ -576,9 +587,17 @@ class Connection(base.Connection):
                 remaining -= len(rows)
 
     def _fetch_chunk(self, query):
+        """Rows of events, and the traits of those without event.traits.
+
+        Every event written since revision 0004 has its traits in its
+        own row; only older writers' events are looked up in the trait
+        tables.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            return rows, self._traits_of(conn, [row.id for row in rows])
+            return rows, self._traits_of(
+                conn, [row.id for row in rows if row.traits is None]
+            )
 
     def _traits_of(self, conn, event_ids):
         """Traits of these events, in one query over the four tables."""
@@ -806,9 +825,10 @@ def _project_id(event):
 
 _COPY_EVENT_COLUMNS = (
     "id", "message_id", "generated", "raw", "event_type_id", "project_id",
+    "traits",
 )
 _COPY_EVENT_TYPES = (
-    "int4", "varchar", "timestamp", "text", "int4", "varchar",
+    "int4", "varchar", "timestamp", "text", "int4", "varchar", "text",
 )
 _COPY_TRAIT_TYPES = {
     "trait_text": ("int4", "varchar", "varchar"),

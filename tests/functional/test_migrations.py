@@ -98,6 +98,17 @@ class AdoptionScenarios:
         self.assertIn("nothing to do",
                       run("panko-like-dbsync", "--config-file", conf).stdout)
 
+        # Revision 0004 copied every event's traits into its row; the
+        # answers below are read from there.
+        with self.conn.engine.connect() as conn:
+            self.assertEqual(
+                [0, len(dataset.panko_events())],
+                [conn.scalar(sa.select(sa.func.count()).where(
+                    tables.event.c.traits.is_(None))),
+                 conn.scalar(sa.select(sa.func.count()).select_from(
+                     tables.event))],
+            )
+
         events = dataset.panko_events()
         got = {e.message_id: dataset.normalized(e)
                for e in self.conn.get_events(storage.EventFilter())}

@@ -2,8 +2,11 @@
 
 import datetime
 
+import sqlalchemy as sa
+
 from panko_like import storage
 from panko_like.storage import models
+from panko_like.storage.sqlalchemy import tables
 from tests.functional import backends, dataset
 
 Event = models.Event
@@ -430,3 +433,92 @@ class StorageScenarios:
 
 
 globals().update(backends.make_test_cases(StorageScenarios))
+
+
+class SQLStorageScenarios:
+    """What only the SQL driver has: the trait tables behind event.traits."""
+
+    def test_events_without_a_traits_column_read_the_trait_tables(self):
+        # Rows written before revision 0004, or by Panko itself after
+        # adoption, have no event.traits: their traits come from the
+        # trait tables, in the same order, in the same page.
+        traits = [
+            Trait("name", models.TEXT_TYPE, "Zürich 🚀"),
+            Trait("untyped", models.NONE_TYPE, "x"),
+            Trait("size", models.INT_TYPE, -(2**63)),
+            Trait("ratio", models.FLOAT_TYPE, 0.1),
+            Trait("at", models.DATETIME_TYPE,
+                  datetime.datetime(2020, 2, 29, 23, 59, 59, 1)),
+            Trait("empty", models.TEXT_TYPE, None),
+        ]
+        events = [
+            ev(f"m-{n}", generated=T0 + datetime.timedelta(seconds=n),
+               traits=traits, raw={"n": n})
+            for n in range(4)
+        ]
+        self.assertEqual([], self.conn.record_events(events))
+        with self.conn.engine.begin() as conn:
+            changed = conn.execute(
+                sa.update(tables.event)
+                .where(tables.event.c.message_id.in_(["m-1", "m-2"]))
+                .values(traits=None)
+            ).rowcount
+        self.assertEqual(2, changed)
+        got = list(self.conn.get_events(storage.EventFilter()))
+        self.assertEqual(
+            [dataset.normalized(e) for e in events],
+            [dataset.normalized(e) for e in got],
+        )
+        self.assertEqual(
+            [(t.name, t.dtype, t.value) for t in got[0].traits],
+            [(t.name, t.dtype, t.value) for t in got[1].traits],
+        )
+
+
+globals().update(backends.make_test_cases(
+    SQLStorageScenarios, names=backends.SQL_BACKENDS))
+
+
+class ServerConnectionScenarios:
+    """A database server that drops the driver's pooled connections."""
+
+    def _drop_other_connections(self):
+        with self.conn.engine.connect() as mine:
+            if self.backend_name == "postgresql":
+                mine.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()")
+            else:
+                ids = mine.exec_driver_sql(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                ).scalars().all()
+                for connection_id in ids:
+                    mine.exec_driver_sql(f"KILL {int(connection_id)}")
+            # This connection goes too: every pooled one is now dead.
+            mine.invalidate()
+
+    def test_dropped_pooled_connections_are_replaced(self):
+        self.assertEqual([], self.conn.record_events([ev("before")]))
+        # Several idle connections in the pool, then all of them killed
+        # by the server (a restart, an idle timeout, a proxy).
+        held = [self.conn.engine.connect() for _ in range(3)]
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+            conn.close()
+        self._drop_other_connections()
+        self.assertEqual(["before"], [
+            e.message_id for e in self.conn.get_events(storage.EventFilter())
+        ])
+        self._drop_other_connections()
+        self.assertEqual([], self.conn.record_events([ev("after")]))
+        self.assertEqual(
+            ["after", "before"],
+            sorted(e.message_id
+                   for e in self.conn.get_events(storage.EventFilter())),
+        )
+
+
+globals().update(backends.make_test_cases(
+    ServerConnectionScenarios, names=("postgresql", "mysql")))

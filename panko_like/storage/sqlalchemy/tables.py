@@ -7,6 +7,7 @@ change here goes with a new revision in ``alembic/versions``.
 
 import datetime
 import decimal
+import json
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -93,6 +94,10 @@ event = sa.Table(
     # of at most PROJECT_ID_LENGTH characters, else NULL: tenant pages
     # are then one index range (revision 0003).
     sa.Column("project_id", sa.String(255)),
+    # Every trait of the event, as encode_traits writes them: a page of
+    # events is then read from this table alone (revision 0004). NULL
+    # in rows written without it; readers then use the trait tables.
+    sa.Column("traits", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
     sa.Index("ix_event_generated_message_id", "generated", "message_id"),
     sa.Index(
         "ix_event_type_generated_message_id",
@@ -217,3 +222,31 @@ def text_key_value_index_ddl(dialect_name):
             f"(`key`, `value`({TEXT_INDEX_PREFIX}))"
         )
     return 'CREATE INDEX ix_trait_text_key_value ON trait_text ("key", value)'
+
+
+def encode_traits(traits) -> str:
+    """The ``event.traits`` text of validated traits.
+
+    A JSON list of ``[name, dtype, value]`` in (name, dtype) order, the
+    dtype as it reads back (see STORAGE_DTYPES) and datetimes in ISO
+    8601 with microseconds: :func:`decode_traits` gives back exactly
+    what the trait tables would.
+    """
+    items = []
+    for trait in traits:
+        value = trait.value
+        if isinstance(value, datetime.datetime):
+            value = value.isoformat()
+        items.append([trait.name, STORAGE_DTYPES[trait.dtype], value])
+    items.sort(key=lambda item: (item[0], item[1]))
+    return json.dumps(items, ensure_ascii=False, allow_nan=False)
+
+
+def decode_traits(text: str) -> list:
+    """The traits an ``event.traits`` text holds, as models.Trait."""
+    traits = []
+    for name, dtype, value in json.loads(text):
+        if dtype == models.DATETIME_TYPE and value is not None:
+            value = datetime.datetime.fromisoformat(value)
+        traits.append(models.Trait(name, dtype, value))
+    return traits
