@@ -183,7 +183,8 @@ def _trait_from_json(item):
     else:
         raise _invalid(f"a trait is {{name, type, value}} or "
                        f"[name, dtype, value]: {item!r}")
-    return models.Trait.checked(name, _dtype(dtype), value)
+    # Checked and converted with the rest of the event by validate().
+    return models.Trait(name, _dtype(dtype), value)
 
 
 def _dtype(value):
