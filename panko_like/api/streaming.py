@@ -9,6 +9,7 @@ comes and the bytes are handed to the WSGI server in buffers of
 
 import json
 
+import orjson
 import webob
 
 #: Bytes gathered before they are handed to the server.
@@ -35,7 +36,15 @@ def json_list(items, encode):
 
 
 def encode_json(value):
-    return json.dumps(value).encode()
+    """``value`` as JSON, by orjson (several times faster than json).
+
+    The standard library takes what orjson refuses: integers beyond 64
+    bits, which a raw payload may hold.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def _pieces(items, encode):

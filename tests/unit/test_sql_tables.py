@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import math
 
 import testtools
 
@@ -49,3 +50,10 @@ class EncodeTraitsTest(testtools.TestCase):
     def test_no_traits(self):
         self.assertEqual("[]", tables.encode_traits([]))
         self.assertEqual([], tables.decode_traits("[]"))
+
+    def test_nan_from_an_adopted_database_reads_back(self):
+        (back,) = tables.decode_traits(tables.encode_traits(
+            [Trait("ratio", models.FLOAT_TYPE, float("nan"))]))
+        self.assertEqual(("ratio", models.FLOAT_TYPE),
+                         (back.name, back.dtype))
+        self.assertTrue(math.isnan(back.value))

@@ -27,7 +27,7 @@ class TestBuffers(testtools.TestCase):
 
     def test_small_answer_is_one_buffer(self):
         self.assertEqual([(b"[]", True)], self.pairs([], 10))
-        self.assertEqual([(b'[{"a": 1},{"a": 2}]', True)],
+        self.assertEqual([(b'[{"a":1},{"a":2}]', True)],
                          self.pairs([{"a": 1}, {"a": 2}], 1000))
 
     def test_response_kinds(self):
@@ -47,3 +47,14 @@ class TestBuffers(testtools.TestCase):
 
         self.assertRaises(LookupError, streaming.json_list, failing(),
                           streaming.encode_json)
+
+
+class EncodeJsonTest(testtools.TestCase):
+    def test_integers_beyond_64_bits_are_kept(self):
+        # orjson refuses them; a raw payload may hold one.
+        value = {"raw": {"n": 2**70, "m": -(2**65)}, "t": "ü"}
+        self.assertEqual(value, json.loads(streaming.encode_json(value)))
+
+    def test_text_and_floats_are_exact(self):
+        value = [0.30000000000000004, 1e-300, 2**63 - 1, "\u2028 🚀", None]
+        self.assertEqual(value, json.loads(streaming.encode_json(value)))

@@ -9,6 +9,7 @@ import datetime
 import decimal
 import json
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -239,13 +240,21 @@ def encode_traits(traits) -> str:
             value = value.isoformat()
         items.append([trait.name, STORAGE_DTYPES[trait.dtype], value])
     items.sort(key=lambda item: (item[0], item[1]))
-    return json.dumps(items, ensure_ascii=False, allow_nan=False)
+    # NaN is written as the standard library does: new events never
+    # have one, but a float trait adopted from Panko may.
+    return json.dumps(items, ensure_ascii=False)
 
 
 def decode_traits(text: str) -> list:
     """The traits an ``event.traits`` text holds, as models.Trait."""
+    try:
+        items = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # NaN, which a float trait of a Panko database may hold, is
+        # JSON only to the standard library.
+        items = json.loads(text)
     traits = []
-    for name, dtype, value in json.loads(text):
+    for name, dtype, value in items:
         if dtype == models.DATETIME_TYPE and value is not None:
             value = datetime.datetime.fromisoformat(value)
         traits.append(models.Trait(name, dtype, value))
