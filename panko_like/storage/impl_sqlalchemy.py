@@ -18,7 +18,6 @@ memory.
 """
 
 import datetime
-import json
 import os
 import sqlite3
 
@@ -572,7 +571,7 @@ class Connection(base.Connection):
                         if row.traits is not None
                         else traits.get(row.id, [])
                     ),
-                    raw=None if row.raw is None else json.loads(row.raw),
+                    raw=None if row.raw is None else models.load_raw(row.raw),
                 )
                 for row in rows
             )

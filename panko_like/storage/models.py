@@ -9,7 +9,10 @@ import datetime
 import enum
 import json
 import math
+import re
 from typing import Any
+
+import orjson
 
 # Panko's numbering, kept so that adopted data keeps its meaning.
 NONE_TYPE = 0
@@ -307,3 +310,23 @@ def dump_raw(raw: Any) -> str:
             Problem.INVALID, "raw payload is not valid Unicode"
         ) from None
     return text
+
+
+#: A run of digits that may be an integer beyond 64 bits, which orjson
+#: would read as a float.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def load_raw(text: str) -> Any:
+    """A stored raw payload: exactly what ``json.loads`` returns, faster.
+
+    orjson reads most payloads several times faster; the standard
+    library takes those it would read differently (a long integer) or
+    refuses (NaN or a lone surrogate, possible in Panko's rows).
+    """
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

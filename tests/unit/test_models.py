@@ -1,4 +1,6 @@
 import datetime
+import json
+import math
 import unittest
 
 from panko_like.storage import models
@@ -115,3 +117,21 @@ class TestTraitAndEvent(unittest.TestCase):
         with self.assertRaises(models.InvalidEvent) as ctx:
             models.dump_raw("x" * models.MAX_RAW_SIZE)
         self.assertEqual(models.Problem.TOO_LARGE, ctx.exception.problem)
+
+
+class TestLoadRaw(unittest.TestCase):
+    def test_same_as_the_standard_library(self):
+        texts = [
+            '{"n": 123456789012345678901234567890, "m": -9223372036854775809}',
+            '{"big": 18446744073709551616, "in_text": "12345678901234567890"}',
+            '{"a": [1, 2.5, 1e-300, 0.30000000000000004, null, true]}',
+            '{"t": "\\u00fc \\ud83d\\ude80", "dup": 1, "dup": 2}',
+            '"\\ud800"',
+            "[]",
+            "null",
+        ]
+        for text in texts:
+            got, want = models.load_raw(text), json.loads(text)
+            self.assertEqual(want, got, text)
+            self.assertEqual(repr(want), repr(got), text)
+        self.assertTrue(math.isnan(models.load_raw('{"x": NaN}')["x"]))
