@@ -67,4 +67,3 @@ def _fill(bind):
             {"event_id": event_id, "encoded": tables.encode_traits(traits)}
             for event_id, traits in found.items()
         ])
-
