@@ -58,3 +58,9 @@ class EncodeJsonTest(testtools.TestCase):
     def test_text_and_floats_are_exact(self):
         value = [0.30000000000000004, 1e-300, 2**63 - 1, "\u2028 🚀", None]
         self.assertEqual(value, json.loads(streaming.encode_json(value)))
+
+    def test_nan_from_an_adopted_payload_is_null(self):
+        # Panko may have stored NaN inside a raw payload; the answer
+        # stays valid JSON.
+        self.assertEqual(b'{"x":null}',
+                         streaming.encode_json({"x": float("nan")}))
