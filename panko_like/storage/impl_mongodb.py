@@ -173,7 +173,7 @@ def _event_from_document(doc: dict) -> models.Event:
     if "generated_us" in doc:
         generated = from_us(doc["generated_us"])
         raw = doc.get("raw")
-        raw = None if raw is None else models.load_raw(raw)
+        raw = None if raw is None else models.load_json(raw)
     else:  # written by Panko, not migrated yet
         generated = doc["timestamp"]
         raw = doc.get("raw")

@@ -571,7 +571,7 @@ class Connection(base.Connection):
                         if row.traits is not None
                         else traits.get(row.id, [])
                     ),
-                    raw=None if row.raw is None else models.load_raw(row.raw),
+                    raw=None if row.raw is None else models.load_json(row.raw),
                 )
                 for row in rows
             )

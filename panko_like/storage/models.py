@@ -318,12 +318,13 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
 
 
-def load_raw(text: str) -> Any:
-    """A stored raw payload: exactly what ``json.loads`` returns, faster.
+def load_json(text: str) -> Any:
+    """Exactly what ``json.loads(text)`` returns (or raises), faster.
 
-    orjson reads most payloads several times faster; the standard
+    orjson reads most documents several times faster; the standard
     library takes those it would read differently (a long integer) or
-    refuses (NaN or a lone surrogate, possible in Panko's rows).
+    refuses (NaN, infinity, a lone surrogate, which Panko's rows may
+    hold), and gives its own error for what is not JSON.
     """
     digits = text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO)
     if _LONG_DIGITS not in digits:

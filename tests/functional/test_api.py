@@ -589,6 +589,22 @@ class IngestScenarios:
             {"name": "project_id", "type": "string", "value": "proj-a"},
         ], ceilo["traits"])
 
+    def test_numbers_keep_their_exact_value(self):
+        # Integers beyond 64 bits in raw, and beyond 2**53 as trait
+        # values given as JSON numbers, come back unchanged in listings.
+        raw = {"n": 2**70, "m": -(2**65) - 1, "f": 0.30000000000000004,
+               "ids": ["12345678901234567890123"]}
+        event = dict(self.API_EVENT, raw=raw, traits=[
+            {"name": "project_id", "type": "string", "value": "proj-a"},
+            {"name": "size", "type": "integer", "value": 2**63 - 1},
+        ])
+        self.post([event])
+        (listed,) = self.app.get("/v2/events", headers=ADMIN_A).json
+        self.assertEqual(raw, listed["raw"])
+        self.assertEqual(str(2**63 - 1), next(
+            t["value"] for t in listed["traits"] if t["name"] == "size"))
+        self.assertEqual(raw, self.get("/v2/events/new-1").json["raw"])
+
     def test_resent_batch_reports_duplicates(self):
         self.post([self.API_EVENT])
         response = self.post([self.API_EVENT, self.CEILOMETER_EVENT])

@@ -131,7 +131,7 @@ class TestLoadRaw(unittest.TestCase):
             "null",
         ]
         for text in texts:
-            got, want = models.load_raw(text), json.loads(text)
+            got, want = models.load_json(text), json.loads(text)
             self.assertEqual(want, got, text)
             self.assertEqual(repr(want), repr(got), text)
-        self.assertTrue(math.isnan(models.load_raw('{"x": NaN}')["x"]))
+        self.assertTrue(math.isnan(models.load_json('{"x": NaN}')["x"]))

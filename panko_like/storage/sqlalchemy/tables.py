@@ -8,6 +8,8 @@ change here goes with a new revision in ``alembic/versions``.
 import datetime
 import decimal
 import json
+import math
+import operator
 
 import orjson
 import sqlalchemy as sa
@@ -234,15 +236,23 @@ def encode_traits(traits) -> str:
     what the trait tables would.
     """
     items = []
+    finite = True
     for trait in traits:
         value = trait.value
         if isinstance(value, datetime.datetime):
             value = value.isoformat()
+        elif isinstance(value, float) and not math.isfinite(value):
+            finite = False
         items.append([trait.name, STORAGE_DTYPES[trait.dtype], value])
-    items.sort(key=lambda item: (item[0], item[1]))
-    # NaN is written as the standard library does: new events never
-    # have one, but a float trait adopted from Panko may.
+    items.sort(key=_NAME_AND_DTYPE)
+    if finite:
+        return orjson.dumps(items).decode()
+    # orjson would write NaN as null: new events never have one, but a
+    # float trait adopted from Panko may; the standard library keeps it.
     return json.dumps(items, ensure_ascii=False)
+
+
+_NAME_AND_DTYPE = operator.itemgetter(0, 1)
 
 
 def decode_traits(text: str) -> list:

@@ -4,8 +4,6 @@ Filters come as repeated ``q.field``/``q.op``/``q.value``/``q.type``
 query parameters, or as a JSON body ``{"q": [{field, op, value, type}]}``.
 """
 
-import json
-
 from oslo_utils import strutils
 
 from panko_like import storage
@@ -44,7 +42,7 @@ def read_body(request):
 
 def parse_json(data):
     try:
-        return json.loads(data.decode("utf-8"))
+        return models.load_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise errors.BadRequest("The request body is not valid UTF-8.")
     except ValueError as exc:
