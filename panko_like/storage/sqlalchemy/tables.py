@@ -227,6 +227,9 @@ def text_key_value_index_ddl(dialect_name):
     return 'CREATE INDEX ix_trait_text_key_value ON trait_text ("key", value)'
 
 
+_NAME_AND_DTYPE = operator.itemgetter(0, 1)
+
+
 def encode_traits(traits) -> str:
     """The ``event.traits`` text of validated traits.
 
@@ -246,13 +249,13 @@ def encode_traits(traits) -> str:
         items.append([trait.name, STORAGE_DTYPES[trait.dtype], value])
     items.sort(key=_NAME_AND_DTYPE)
     if finite:
-        return orjson.dumps(items).decode()
+        try:
+            return orjson.dumps(items).decode()
+        except TypeError:
+            pass  # a value orjson cannot write: the standard library below
     # orjson would write NaN as null: new events never have one, but a
     # float trait adopted from Panko may; the standard library keeps it.
     return json.dumps(items, ensure_ascii=False)
-
-
-_NAME_AND_DTYPE = operator.itemgetter(0, 1)
 
 
 def decode_traits(text: str) -> list:
