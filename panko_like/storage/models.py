@@ -28,6 +28,8 @@ TYPE_NAMES = {
     DATETIME_TYPE: "datetime",
 }
 TYPE_BY_NAME = {name: dtype for dtype, name in TYPE_NAMES.items()}
+#: The API's name of each dtype: "none" reads back as string.
+API_TYPE_NAMES = {**TYPE_NAMES, NONE_TYPE: TYPE_NAMES[TEXT_TYPE]}
 
 # Limits every driver enforces, so that an event is accepted or refused
 # the same way whichever backend stores it.
@@ -121,6 +123,15 @@ def format_datetime(value: datetime.datetime) -> str:
     return value.isoformat()
 
 
+def value_text(value: Any) -> str:
+    """A trait value as the v2 API prints it (Panko's rules)."""
+    if value.__class__ is str:
+        return value
+    if isinstance(value, datetime.datetime):
+        return format_datetime(value)
+    return str(value)
+
+
 def _to_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -207,7 +218,7 @@ def convert_value(dtype: int, value: Any) -> Any:
         ) from None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Trait:
     """A typed name/value pair attached to an event."""
 
@@ -235,18 +246,14 @@ class Trait:
     @property
     def type_name(self) -> str:
         """The API's name for the type; "none" reads back as string."""
-        if self.dtype == NONE_TYPE:
-            return TYPE_NAMES[TEXT_TYPE]
-        return TYPE_NAMES[self.dtype]
+        return API_TYPE_NAMES[self.dtype]
 
     def value_as_text(self) -> str:
         """The value as the v2 API prints it (Panko's rules)."""
-        if isinstance(self.value, datetime.datetime):
-            return format_datetime(self.value)
-        return str(self.value)
+        return value_text(self.value)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Event:
     """One stored notification."""
 

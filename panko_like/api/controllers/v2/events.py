@@ -14,8 +14,9 @@ TRAIT_KEYS = {"name", "type", "value"}
 
 
 def trait_body(trait):
-    return {"name": trait.name, "type": trait.type_name,
-            "value": trait.value_as_text()}
+    return {"name": trait.name,
+            "type": models.API_TYPE_NAMES[trait.dtype],
+            "value": models.value_text(trait.value)}
 
 
 def event_body(event):
