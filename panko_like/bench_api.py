@@ -4,7 +4,8 @@ On a scratch database (created at ``--url``, an administrative
 PostgreSQL or MySQL URL, or ``sqlite://``; dropped afterwards) it starts
 the real ``panko-like-api`` (gunicorn, ``--workers`` processes, noauth)
 on a free loopback port, then, with ``--clients`` concurrent client
-processes on keep-alive ``http.client`` connections:
+processes on ``http.client`` connections (reopened whenever the server
+closes one, as gunicorn's sync workers do after each answer):
 
 1. posts the workload of ``panko_like.bench`` (``-n`` events) to
    ``POST /v2/events`` in batches of ``--batch-size``: events/s;
