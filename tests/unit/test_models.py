@@ -119,7 +119,7 @@ class TestTraitAndEvent(unittest.TestCase):
         self.assertEqual(models.Problem.TOO_LARGE, ctx.exception.problem)
 
 
-class TestLoadRaw(unittest.TestCase):
+class TestLoadJson(unittest.TestCase):
     def test_same_as_the_standard_library(self):
         texts = [
             '{"n": 123456789012345678901234567890, "m": -9223372036854775809}',
