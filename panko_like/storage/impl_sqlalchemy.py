@@ -18,6 +18,7 @@ memory.
 """
 
 import datetime
+import functools
 import os
 import sqlite3
 
@@ -493,18 +494,7 @@ class Connection(base.Connection):
         and also when its value is NULL or too long for the column: those
         few are told apart through trait_text.
         """
-        other_project = sa.exists().where(
-            t.trait_text.c.event_id == t.event.c.id,
-            t.trait_text.c.key == "project_id",
-            sa.or_(
-                t.trait_text.c.value.is_(None),
-                t.trait_text.c.value != project,
-            ),
-        )
-        unlisted = sa.and_(t.event.c.project_id.is_(None), ~other_project)
-        if len(project) > t.PROJECT_ID_LENGTH:
-            return unlisted
-        return sa.or_(t.event.c.project_id == project, unlisted)
+        return _visible(project, len(project) <= t.PROJECT_ID_LENGTH)
 
     def _find_marker(self, conditions, marker):
         with self.reader.connect() as conn:
@@ -536,6 +526,8 @@ class Connection(base.Connection):
 
     def get_events(self, event_filter, pagination=None):
         pagination = pagination or storage.Pagination()
+        if pagination.marker is None and _is_lookup(event_filter):
+            return self._lookup(event_filter)
         conditions = self._filter_conditions(event_filter)
         position = None
         if pagination.marker is not None:
@@ -543,6 +535,27 @@ class Connection(base.Connection):
                 self._find_marker, conditions, pagination.marker
             )
         return self._stream(conditions, pagination, position)
+
+    def _lookup(self, event_filter):
+        """The event ``message_id`` names, if the other filters allow it.
+
+        Showing one event is the API's most frequent call: its query is
+        built once per shape of filter (see _lookup_query) and then run
+        with bound values, instead of being built and hashed anew.
+        """
+        f = event_filter
+        params = {"message_id": f.message_id}
+        for index, trait_filter in enumerate(f.traits_filter):
+            params[f"filter_key_{index}"] = trait_filter.key
+            params[f"filter_value_{index}"] = trait_filter.value
+        if f.admin_proj is None:
+            listed = None
+        else:
+            listed = len(f.admin_proj) <= t.PROJECT_ID_LENGTH
+            params["project"] = f.admin_proj
+        query = _lookup_query(len(f.traits_filter), listed)
+        rows, traits = self._reconnecting(self._fetch_chunk, query, params)
+        yield from _events(rows, traits)
 
     def _stream(self, conditions, pagination, position):
         remaining = pagination.limit
@@ -556,14 +569,7 @@ class Connection(base.Connection):
                 remaining, CHUNK_SIZE
             )
             query = (
-                sa.select(
-                    t.event.c.id,
-                    t.event.c.message_id,
-                    t.event.c.generated,
-                    t.event.c.raw,
-                    t.event.c.traits,
-                    _TYPE_NAME,
-                )
+                sa.select(*_EVENT_COLUMNS)
                 .where(t.event.c.event_type_id.is_not(None), *conditions)
                 .order_by(*order)
                 .limit(size)
@@ -571,20 +577,7 @@ class Connection(base.Connection):
             if position is not None:
                 query = query.where(self._after(pagination.sort, position))
             rows, traits = self._reconnecting(self._fetch_chunk, query)
-            yield from (
-                models.Event(
-                    message_id=row.message_id,
-                    event_type=row.desc,
-                    generated=row.generated,
-                    traits=(
-                        t.decode_traits(row.traits)
-                        if row.traits is not None
-                        else traits.get(row.id, [])
-                    ),
-                    raw=None if row.raw is None else models.load_json(row.raw),
-                )
-                for row in rows
-            )
+            yield from _events(rows, traits)
             if len(rows) < size:
                 return
             last = rows[-1]
@@ -595,7 +588,7 @@ class Connection(base.Connection):
             if remaining is not None:
                 remaining -= len(rows)
 
-    def _fetch_chunk(self, query):
+    def _fetch_chunk(self, query, params=None):
         """Rows of events, and the traits of those without event.traits.
 
         Every event written since revision 0004 has its traits in its
@@ -603,7 +596,7 @@ class Connection(base.Connection):
         tables.
         """
         with self.reader.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, params).all()
             return rows, self._traits_of(
                 conn, [row.id for row in rows if row.traits is None]
             )
@@ -788,6 +781,89 @@ _TYPE_NAME = (
     .scalar_subquery()
     .label("desc")
 )
+
+
+#: What a page of events reads of each row.
+_EVENT_COLUMNS = (
+    t.event.c.id,
+    t.event.c.message_id,
+    t.event.c.generated,
+    t.event.c.raw,
+    t.event.c.traits,
+    _TYPE_NAME,
+)
+
+
+def _visible(project, listed):
+    """Events of ``project`` or without a project_id trait.
+
+    ``project`` is a value or a bound parameter; ``listed``: whether it
+    fits ``event.project_id`` (longer ones are never copied there).
+    """
+    other_project = sa.exists().where(
+        t.trait_text.c.event_id == t.event.c.id,
+        t.trait_text.c.key == "project_id",
+        sa.or_(
+            t.trait_text.c.value.is_(None),
+            t.trait_text.c.value != project,
+        ),
+    )
+    unlisted = sa.and_(t.event.c.project_id.is_(None), ~other_project)
+    if not listed:
+        return unlisted
+    return sa.or_(t.event.c.project_id == project, unlisted)
+
+
+@functools.lru_cache(maxsize=64)
+def _lookup_query(text_filters, listed):
+    """The query of Connection._lookup, for one shape of filter.
+
+    ``text_filters``: how many string ``eq`` trait filters (bound as
+    filter_key_N and filter_value_N), each checked on the event's own
+    trait by primary key; ``listed``: None for no project restriction,
+    else whether the bound ``project`` fits event.project_id.
+    """
+    conditions = [
+        t.event.c.event_type_id.is_not(None),
+        t.event.c.message_id == sa.bindparam("message_id"),
+    ]
+    for index in range(text_filters):
+        conditions.append(sa.exists().where(
+            t.trait_text.c.event_id == t.event.c.id,
+            t.trait_text.c.key == sa.bindparam(f"filter_key_{index}"),
+            t.trait_text.c.value == sa.bindparam(
+                f"filter_value_{index}", type_=t.trait_text.c.value.type),
+        ))
+    if listed is not None:
+        project = sa.bindparam("project", type_=t.trait_text.c.value.type)
+        conditions.append(_visible(project, listed))
+    return sa.select(*_EVENT_COLUMNS).where(*conditions)
+
+
+def _is_lookup(event_filter):
+    """Whether the filter is one message_id, string ``eq`` trait filters
+    (a non-admin's own project and user) and a project restriction."""
+    f = event_filter
+    return (f.message_id is not None and f.event_type is None
+            and f.start_timestamp is None and f.end_timestamp is None
+            and all(trait_filter.type == "string" and trait_filter.op == "eq"
+                    for trait_filter in f.traits_filter))
+
+
+def _events(rows, traits):
+    """models.Event of rows of _EVENT_COLUMNS (see _fetch_chunk)."""
+    for row in rows:
+        yield models.Event(
+            message_id=row.message_id,
+            event_type=row.desc,
+            generated=row.generated,
+            traits=(
+                t.decode_traits(row.traits)
+                if row.traits is not None
+                else traits.get(row.id, [])
+            ),
+            raw=None if row.raw is None else models.load_json(row.raw),
+        )
 
 
 def _type_id(event_type):

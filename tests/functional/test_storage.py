@@ -211,6 +211,44 @@ class StorageScenarios:
         self.assertEqual(want, got, event_filter)
         return got
 
+    def test_one_event_by_message_id_under_every_restriction(self):
+        # The API's show: one message_id, with an admin's project
+        # restriction or a non-admin's own project_id and user_id.
+        self.load_panko()
+        long_project = "p" * (tables.PROJECT_ID_LENGTH + 1)
+        extra = [
+            ev("long-project", traits=[
+                Trait("project_id", models.TEXT_TYPE, long_project),
+                Trait("user_id", models.TEXT_TYPE, "u")]),
+            ev("null-project", traits=[
+                Trait("project_id", models.TEXT_TYPE, None)]),
+            ev("int-project", traits=[
+                Trait("project_id", models.INT_TYPE, 7)]),
+        ]
+        self.record_ok(extra)
+        self.events = self.events + extra
+        found = 0
+        for event in self.events[:40] + extra:
+            values = {t.name: t.value for t in event.traits}
+            project = values.get("project_id")
+            own = project if isinstance(project, str) else "nobody"
+            mine = [{"key": "project_id", "string": own},
+                    {"key": "user_id", "string": values.get("user_id") or ""}]
+            for restriction in (
+                    {},
+                    {"admin_proj": own},
+                    {"admin_proj": "another-project"},
+                    {"admin_proj": long_project},
+                    {"traits_filter": mine},
+                    {"traits_filter": mine[:1]},
+                    {"traits_filter": [{"key": "project_id",
+                                        "string": "another-project"}]},
+                    {"traits_filter": mine, "admin_proj": own}):
+                with self.subTest(event=event.message_id, **restriction):
+                    found += len(self.check(storage.EventFilter(
+                        message_id=event.message_id, **restriction)))
+        self.assertGreater(found, len(self.events[:40]) + len(extra))
+
     def test_every_operator_on_every_type(self):
         self.load_panko()
         values = {
