@@ -8,6 +8,7 @@ methods below. A method a driver cannot serve raises
 
 import abc
 import copy
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -104,21 +105,34 @@ class Connection(abc.ABC):
         ``func`` must be safe to run again: writes are, since an event
         whose first attempt was stored is found as a duplicate.
         """
+        try:
+            # Nearly every call succeeds at once, and then costs no more
+            # than the call itself.
+            return func(*args)
+        except Exception as exc:
+            if not self._is_unreachable(exc):
+                raise
+            failure = exc
         db = self.conf.database if self.conf is not None else None
         retries = db.max_retries if db is not None else 10
         interval = db.retry_interval if db is not None else 10
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(self._is_unreachable),
-            stop=tenacity.stop_after_attempt(
-                (retries if retries >= 0 else 10) + 1
-            ),
-            wait=tenacity.wait_exponential(
-                multiplier=0.2, max=max(interval, 0.2)
-            ),
-            before_sleep=self._log_reconnect,
-            reraise=True,
-        )
+        retries = retries if retries >= 0 else 10
+        cap = max(interval, 0.2)
         try:
+            if not retries:
+                raise failure
+            self._log_reconnect(1, failure)
+            # Waits of 0.2, 0.4, 0.8... seconds, at most ``cap``: the
+            # first here, the others between tenacity's attempts.
+            time.sleep(min(0.2, cap))
+            retrying = tenacity.Retrying(
+                retry=tenacity.retry_if_exception(self._is_unreachable),
+                stop=tenacity.stop_after_attempt(retries),
+                wait=tenacity.wait_exponential(multiplier=0.4, max=cap),
+                before_sleep=lambda state: self._log_reconnect(
+                    state.attempt_number + 1, state.outcome.exception()),
+                reraise=True,
+            )
             return retrying(func, *args)
         except Exception as exc:
             if not self._is_unreachable(exc):
@@ -127,11 +141,10 @@ class Connection(abc.ABC):
                 f"{self.STORAGE_NAME} unreachable: {self._describe(exc)}"
             ) from exc
 
-    def _log_reconnect(self, state) -> None:
+    def _log_reconnect(self, attempt: int, exc: BaseException) -> None:
         LOG.warning(
             "%s unreachable (attempt %d), reconnecting: %s",
-            self.STORAGE_NAME, state.attempt_number,
-            self._describe(state.outcome.exception()),
+            self.STORAGE_NAME, attempt, self._describe(exc),
         )
 
     def upgrade(self) -> str:
