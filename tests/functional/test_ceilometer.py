@@ -7,6 +7,7 @@ by adding ``http://host:8977/v2/events`` to Ceilometer's event pipeline.
 
 import datetime
 import os
+import time
 import urllib.parse
 
 from oslo_config import cfg
@@ -106,6 +107,8 @@ class CeilometerScenarios:
     def test_default_policy_refuses_the_anonymous_publisher(self):
         with open(os.path.join(self.server.home, "policy.yaml"), "w") as f:
             f.write("{}\n")
+        # The server looks for policy file changes once a second.
+        time.sleep(1.1)
         self.publisher().publish_events(ceilometer_events("refused", 1))
         self.assertEqual([], self.stored())
 

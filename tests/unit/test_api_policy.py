@@ -3,6 +3,7 @@
 import io
 import os
 import tempfile
+import time
 import unittest
 
 import webob
@@ -37,6 +38,27 @@ class TestPolicies(unittest.TestCase):
                 ("segregation", True, False)):
             self.assertEqual(as_admin, enforcer.enforce(rule, {}, admin))
             self.assertEqual(as_member, enforcer.enforce(rule, {}, member))
+
+    def test_policy_file_changes_apply_within_the_check_interval(self):
+        home = self.enterContext(tempfile.TemporaryDirectory())
+        path = os.path.join(home, "policy.yaml")
+        with open(path, "w") as f:
+            f.write('"telemetry:events:delete": "role:auditor"\n')
+        config = os.path.join(home, "panko_like.conf")
+        with open(config, "w") as f:
+            f.write(f"[oslo_policy]\npolicy_file = {path}\n")
+        conf = service.prepare_service([], config_files=[config])
+        enforcer = policies.make_enforcer(conf, check_interval=0.5)
+        auditor = {"roles": ["auditor"], "project_id": "p", "user_id": "u"}
+        rule = "telemetry:events:delete"
+        self.assertTrue(enforcer.enforce(rule, {}, auditor))
+        with open(path, "w") as f:
+            f.write('"telemetry:events:delete": "role:admin"\n')
+        # Not looked at again before the interval has passed...
+        self.assertTrue(enforcer.enforce(rule, {}, auditor))
+        time.sleep(0.6)
+        # ...and applied once it has.
+        self.assertFalse(enforcer.enforce(rule, {}, auditor))
 
     def test_sample_policy_is_up_to_date(self):
         out = os.path.join(tempfile.mkdtemp(), "policy.yaml")
