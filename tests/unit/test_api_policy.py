@@ -144,3 +144,34 @@ class TestErrorMiddleware(unittest.TestCase):
             self.assertEqual(status, response.status_int)
         self.assertEqual([b"x" * 1024], seen)
 
+
+
+class TestControllerSignatures(unittest.TestCase):
+    def test_remembered_signatures_are_pecans(self):
+        import pecan
+        import pecan.core
+        import pecan.util
+
+        from panko_like.api import app
+
+        class Controller:
+            @pecan.expose()
+            def index(self, a, b=1, *args, **kwargs):
+                pass
+
+            @pecan.expose()
+            def _route(self, args, request):
+                pass
+
+        def plain(x, y):
+            pass
+
+        app._remember_controller_signatures()
+        app._remember_controller_signatures()  # idempotent
+        for controller in (Controller().index, Controller()._route,
+                           Controller().index, plain):
+            with self.subTest(controller=controller):
+                self.assertEqual(pecan.util.getargspec(controller),
+                                 pecan.core.getargspec(controller))
+        self.assertEqual(["self", "a", "b"],
+                         pecan.core.getargspec(Controller().index).args)
