@@ -844,9 +844,12 @@ def _is_lookup(event_filter):
     """Whether the filter is one message_id, string ``eq`` trait filters
     (a non-admin's own project and user) and a project restriction."""
     f = event_filter
+    # A None value is left to the general path, which compares it as
+    # SQLAlchemy does a literal None (IS NULL).
     return (f.message_id is not None and f.event_type is None
             and f.start_timestamp is None and f.end_timestamp is None
             and all(trait_filter.type == "string" and trait_filter.op == "eq"
+                    and isinstance(trait_filter.value, str)
                     for trait_filter in f.traits_filter))
 
 
