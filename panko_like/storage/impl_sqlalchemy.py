@@ -483,18 +483,9 @@ class Connection(base.Connection):
                 self._trait_condition(trait_filter, anchored)
             )
         if f.admin_proj is not None:
-            conditions.append(self._visible_to_admin(f.admin_proj))
+            conditions.append(_visible(
+                f.admin_proj, len(f.admin_proj) <= t.PROJECT_ID_LENGTH))
         return conditions
-
-    @staticmethod
-    def _visible_to_admin(project):
-        """Events with this project_id trait or with none at all.
-
-        event.project_id is NULL when there is no text project_id trait,
-        and also when its value is NULL or too long for the column: those
-        few are told apart through trait_text.
-        """
-        return _visible(project, len(project) <= t.PROJECT_ID_LENGTH)
 
     def _find_marker(self, conditions, marker):
         with self.reader.connect() as conn:
@@ -795,10 +786,13 @@ _EVENT_COLUMNS = (
 
 
 def _visible(project, listed):
-    """Events of ``project`` or without a project_id trait.
+    """Events with this project_id trait or with none at all.
 
     ``project`` is a value or a bound parameter; ``listed``: whether it
     fits ``event.project_id`` (longer ones are never copied there).
+    event.project_id is NULL when there is no text project_id trait, and
+    also when its value is NULL or too long for the column: those few
+    are told apart through trait_text.
     """
     other_project = sa.exists().where(
         t.trait_text.c.event_id == t.event.c.id,
