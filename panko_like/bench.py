@@ -246,12 +246,12 @@ def _floor_rows(batch, first_id, type_ids):
     events, traits = [], {dtype: [] for _, dtype in TRAIT_TYPES}
     for offset, event in enumerate(batch):
         event_id = first_id + offset
-        project = next(trait.value for trait in event.traits
-                       if trait.name == "project_id")
+        ids = {trait.name: trait.value for trait in event.traits
+               if trait.name in tables.ID_TRAITS}
         events.append((event_id, event.message_id, event.generated,
                        models.dump_raw(event.raw),
-                       type_ids[event.event_type], project,
-                       tables.encode_traits(event.traits)))
+                       type_ids[event.event_type], ids["project_id"],
+                       ids["user_id"], tables.encode_traits(event.traits)))
         for trait in event.traits:
             traits[trait.dtype].append((event_id, trait.name, trait.value))
     return events, traits
@@ -264,7 +264,7 @@ _TRAIT_TABLE = {
     models.DATETIME_TYPE: "trait_datetime",
 }
 _EVENT_COLUMNS = ("id", "message_id", "generated", "raw", "event_type_id",
-                  "project_id", "traits")
+                  "project_id", "user_id", "traits")
 
 
 def _write_floor_summary(conn, type_ids):
@@ -319,7 +319,7 @@ def _copy_batch(dbapi, events, traits):
         with cur.copy(f"COPY event ({', '.join(_EVENT_COLUMNS)}) "
                       "FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "varchar", "timestamp", "text", "int4",
-                            "varchar", "text"])
+                            "varchar", "varchar", "text"])
             for row in events:
                 copy.write_row(row)
         for dtype, rows in traits.items():
@@ -340,11 +340,10 @@ def _mysql_batch(dbapi, events, traits):
     with dbapi.cursor() as cur:
         dbapi.begin()
         cur.executemany(
-            "INSERT INTO event (id, message_id, generated, raw, "
-            "event_type_id, project_id, traits) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(i, m, f"{seconds(g):.6f}", r, t, p, j)
-             for i, m, g, r, t, p, j in events])
+            f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(i, m, f"{seconds(g):.6f}", r, t, p, u, j)
+             for i, m, g, r, t, p, u, j in events])
         for dtype, rows in traits.items():
             if dtype == models.DATETIME_TYPE:
                 rows = [(i, k, f"{seconds(v):.6f}") for i, k, v in rows]
@@ -359,11 +358,10 @@ def _executemany_batch(dbapi, events, traits):
     # its fastest way in.
     with dbapi:
         dbapi.executemany(
-            "INSERT INTO event (id, message_id, generated, raw, "
-            "event_type_id, project_id, traits) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(i, m, g.isoformat(" "), r, t, p, j)
-             for i, m, g, r, t, p, j in events])
+            f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(i, m, g.isoformat(" "), r, t, p, u, j)
+             for i, m, g, r, t, p, u, j in events])
         for dtype, rows in traits.items():
             if dtype == models.DATETIME_TYPE:
                 rows = [(i, k, v.isoformat(" ")) for i, k, v in rows]

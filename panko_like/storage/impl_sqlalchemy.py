@@ -329,7 +329,7 @@ class Connection(base.Connection):
         """One multi-row INSERT, then one SELECT for the new ids."""
         _executemany(conn, t.event, _COPY_EVENT_COLUMNS[1:], [
             (event.message_id, event.generated, raw,
-             type_ids[event.event_type], _project_id(event),
+             type_ids[event.event_type], *_id_columns(event),
              t.encode_traits(event.traits))
             for event, raw in todo
         ])
@@ -385,7 +385,7 @@ class Connection(base.Connection):
                     )
                 yield (
                     event_id, event.message_id, event.generated, raw,
-                    type_ids[event.event_type], _project_id(event),
+                    type_ids[event.event_type], *_id_columns(event),
                     t.encode_traits(event.traits),
                 )
 
@@ -422,12 +422,12 @@ class Connection(base.Connection):
         since (event_id, key) is the key) instead of joining every trait
         in the range, so a page stops after its first matches.
         """
-        if (trait_filter.key == "project_id"
+        if (trait_filter.key in t.ID_TRAITS
                 and trait_filter.type == "string"
                 and trait_filter.op == "eq"
-                and len(trait_filter.value) <= t.PROJECT_ID_LENGTH):
-            # event.project_id holds every such value whole.
-            return t.event.c.project_id == trait_filter.value
+                and _fits(trait_filter.value)):
+            # The event's column of that name holds every such value.
+            return t.event.c[trait_filter.key] == trait_filter.value
         table = _FILTER_TABLES[trait_filter.type]
         value_col = table.c.value
         value = trait_filter.value
@@ -483,8 +483,7 @@ class Connection(base.Connection):
                 self._trait_condition(trait_filter, anchored)
             )
         if f.admin_proj is not None:
-            conditions.append(_visible(
-                f.admin_proj, len(f.admin_proj) <= t.PROJECT_ID_LENGTH))
+            conditions.append(_visible(f.admin_proj, _fits(f.admin_proj)))
         return conditions
 
     def _find_marker(self, conditions, marker):
@@ -542,7 +541,7 @@ class Connection(base.Connection):
         if f.admin_proj is None:
             listed = None
         else:
-            listed = len(f.admin_proj) <= t.PROJECT_ID_LENGTH
+            listed = _fits(f.admin_proj)
             params["project"] = f.admin_proj
         query = _lookup_query(len(f.traits_filter), listed)
         rows, traits = self._reconnecting(self._fetch_chunk, query, params)
@@ -894,24 +893,29 @@ def _traits_query(event_ids, dialect):
     return sa.union_all(*parts)
 
 
-def _project_id(event):
-    """What ``event.project_id`` keeps: see tables.event."""
+def _fits(value):
+    """Whether a trait value of ID_TRAITS is kept in the event's row."""
+    return isinstance(value, str) and len(value) <= t.ID_COLUMN_LENGTH
+
+
+def _id_columns(event):
+    """What ``event.project_id`` and ``event.user_id`` keep, in that
+    order: see tables.event."""
+    found = {}
     for trait in event.traits:
-        if (trait.name == "project_id"
+        if (trait.name in t.ID_TRAITS and trait.name not in found
                 and trait.dtype in (models.NONE_TYPE, models.TEXT_TYPE)):
-            value = trait.value
-            if value is not None and len(value) <= t.PROJECT_ID_LENGTH:
-                return value
-            return None
-    return None
+            found[trait.name] = trait.value if _fits(trait.value) else None
+    return found.get("project_id"), found.get("user_id")
 
 
 _COPY_EVENT_COLUMNS = (
     "id", "message_id", "generated", "raw", "event_type_id", "project_id",
-    "traits",
+    "user_id", "traits",
 )
 _COPY_EVENT_TYPES = (
-    "int4", "varchar", "timestamp", "text", "int4", "varchar", "text",
+    "int4", "varchar", "timestamp", "text", "int4", "varchar", "varchar",
+    "text",
 )
 _COPY_TRAIT_TYPES = {
     "trait_text": ("int4", "varchar", "varchar"),

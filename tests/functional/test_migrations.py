@@ -142,6 +142,26 @@ class AdoptionScenarios:
                     [e.message_id for e in self.conn.get_events(f)],
                     project,
                 )
+        # Revision 0005 filled event.user_id: a member's pages agree.
+        members = sorted({
+            (values.get("project_id"), values["user_id"])
+            for values in ({t.name: t.value for t in e.traits}
+                           for e in events)
+            if isinstance(values.get("project_id"), str)
+            and isinstance(values.get("user_id"), str)})
+        self.assertTrue(members)
+        with self.conn.engine.connect() as conn:
+            self.assertTrue(conn.scalar(sa.select(sa.func.count()).where(
+                tables.event.c.user_id == members[0][1])))
+        for project, user in members[:3] + [(projects[0], "nobody")]:
+            f = storage.EventFilter(traits_filter=[
+                {"key": "project_id", "string": project},
+                {"key": "user_id", "string": user}])
+            self.assertEqual(
+                dataset.expected(events, f),
+                [e.message_id for e in self.conn.get_events(f)],
+                (project, user),
+            )
         for event_type in sorted({e.event_type for e in events}):
             want = sorted({(t.name, 1 if t.dtype == 0 else t.dtype)
                            for e in events if e.event_type == event_type

@@ -215,7 +215,7 @@ class StorageScenarios:
         # The API's show: one message_id, with an admin's project
         # restriction or a non-admin's own project_id and user_id.
         self.load_panko()
-        long_project = "p" * (tables.PROJECT_ID_LENGTH + 1)
+        long_project = "p" * (tables.ID_COLUMN_LENGTH + 1)
         extra = [
             ev("long-project", traits=[
                 Trait("project_id", models.TEXT_TYPE, long_project),
@@ -248,6 +248,66 @@ class StorageScenarios:
                     found += len(self.check(storage.EventFilter(
                         message_id=event.message_id, **restriction)))
         self.assertGreater(found, len(self.events[:40]) + len(extra))
+
+    def test_pages_of_one_user(self):
+        # Every page a non-admin asks for names their project_id and
+        # user_id; SQL backends answer the user_id half from the event's
+        # own row, which must agree with the trait wherever they differ.
+        self.load_panko()
+        long_user = "u" * (tables.ID_COLUMN_LENGTH + 1)
+        extra = [
+            ev("long-user", traits=[
+                Trait("project_id", models.TEXT_TYPE, "p-x"),
+                Trait("user_id", models.TEXT_TYPE, long_user)]),
+            ev("null-user", traits=[
+                Trait("project_id", models.TEXT_TYPE, "p-x"),
+                Trait("user_id", models.TEXT_TYPE, None)]),
+            ev("int-user", traits=[
+                Trait("project_id", models.TEXT_TYPE, "p-x"),
+                Trait("user_id", models.INT_TYPE, 7)]),
+            ev("untyped-user", traits=[
+                Trait("project_id", models.TEXT_TYPE, "p-y"),
+                Trait("user_id", models.NONE_TYPE, "u-x")]),
+        ] + [
+            ev(f"u-x-{n}", generated=T0 + datetime.timedelta(seconds=n % 7),
+               traits=[
+                   Trait("project_id", models.TEXT_TYPE, f"p-{'xy'[n % 2]}"),
+                   Trait("user_id", models.TEXT_TYPE,
+                         "u-x " if n % 5 == 0 else "u-x")])
+            for n in range(30)
+        ]
+        self.record_ok(extra)
+        self.events = self.events + extra
+        users = sorted({t.value for e in self.events for t in e.traits
+                        if t.name == "user_id" and isinstance(t.value, str)})
+        self.assertIn(long_user, users)
+        self.assertGreater(len(users), 5)
+        for user in users:
+            projects = sorted({
+                t.value for e in self.events for t in e.traits
+                if t.name == "project_id" and isinstance(t.value, str)
+                and any(u.name == "user_id" and u.value == user
+                        for u in e.traits)})
+            mine = {"key": "user_id", "string": user}
+            for traits in ([mine], [{**mine, "op": "ne"}],
+                           *([{"key": "project_id", "string": project},
+                              mine] for project in projects + ["p-none"])):
+                with self.subTest(user=user[:20], traits=traits[0]):
+                    self.check(storage.EventFilter(traits_filter=traits))
+        # A member's pages, walked with a marker, newest first.
+        member = storage.EventFilter(traits_filter=[
+            {"key": "project_id", "string": "p-x"},
+            {"key": "user_id", "string": "u-x"}])
+        seen, marker = [], None
+        while True:
+            page = self.check(member, storage.Pagination(
+                limit=4, marker=marker,
+                sort=[("generated", "desc"), ("message_id", "asc")]))
+            if not page:
+                break
+            seen += page
+            marker = page[-1]
+        self.assertEqual(12, len(seen))
 
     def test_every_operator_on_every_type(self):
         self.load_panko()

@@ -94,9 +94,12 @@ event = sa.Table(
     sa.Column("raw", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
     sa.Column("event_type_id", sa.Integer, sa.ForeignKey("event_type.id")),
     # The value of the event's text ``project_id`` trait when it has one
-    # of at most PROJECT_ID_LENGTH characters, else NULL: tenant pages
+    # of at most ID_COLUMN_LENGTH characters, else NULL: tenant pages
     # are then one index range (revision 0003).
     sa.Column("project_id", sa.String(255)),
+    # The same for its text ``user_id`` trait, which every page of a
+    # non-admin names (revision 0005).
+    sa.Column("user_id", sa.String(255)),
     # Every trait of the event, as encode_traits writes them: a page of
     # events is then read from this table alone (revision 0004). NULL
     # in rows written without it; readers then use the trait tables.
@@ -114,11 +117,21 @@ event = sa.Table(
         "generated",
         "message_id",
     ),
+    sa.Index(
+        "ix_event_user_generated_message_id",
+        "user_id",
+        "generated",
+        "message_id",
+    ),
     **_mysql_table_args(),
 )
 
-#: Longest project_id copied into ``event.project_id``.
-PROJECT_ID_LENGTH = 255
+#: The text traits that the event's own row also keeps, each in the
+#: column of that name (when short enough: see ID_COLUMN_LENGTH).
+ID_TRAITS = ("project_id", "user_id")
+
+#: Longest value copied into ``event.project_id`` or ``event.user_id``.
+ID_COLUMN_LENGTH = 255
 
 #: Every (trait name, dtype) stored with events of a type, kept by the
 #: writers so that listing a type's trait types is an index lookup
@@ -225,6 +238,32 @@ def text_key_value_index_ddl(dialect_name):
             f"(`key`, `value`({TEXT_INDEX_PREFIX}))"
         )
     return 'CREATE INDEX ix_trait_text_key_value ON trait_text ("key", value)'
+
+
+def fill_id_column(bind, name):
+    """The UPDATE that copies each event's text trait ``name`` into the
+    event's column of that name, as the writers would have (revisions
+    0003 and 0005)."""
+    event = sa.table("event", sa.column("id"), sa.column(name))
+    trait = sa.table(
+        "trait_text",
+        sa.column("event_id"),
+        sa.column("key"),
+        sa.column("value"),
+    )
+    length = sa.func.char_length if bind.dialect.name == "mysql" else (
+        sa.func.length
+    )
+    value = (
+        sa.select(trait.c.value)
+        .where(
+            trait.c.event_id == event.c.id,
+            trait.c.key == name,
+            length(trait.c.value) <= ID_COLUMN_LENGTH,
+        )
+        .scalar_subquery()
+    )
+    return sa.update(event).values({name: value})
 
 
 _NAME_AND_DTYPE = operator.itemgetter(0, 1)

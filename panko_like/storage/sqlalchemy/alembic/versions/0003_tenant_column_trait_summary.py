@@ -46,7 +46,7 @@ def _mysql_options(bind):
 def upgrade():
     bind = op.get_bind()
     op.add_column("event", sa.Column("project_id", sa.String(255)))
-    _fill_project_id(bind)
+    op.execute(tables.fill_id_column(bind, "project_id"))
     op.create_index(
         "ix_event_project_generated_message_id",
         "event",
@@ -66,29 +66,6 @@ def upgrade():
         **_mysql_options(bind),
     )
     _fill_summary()
-
-
-def _fill_project_id(bind):
-    event = sa.table("event", sa.column("id"), sa.column("project_id"))
-    trait = sa.table(
-        "trait_text",
-        sa.column("event_id"),
-        sa.column("key"),
-        sa.column("value"),
-    )
-    length = sa.func.char_length if bind.dialect.name == "mysql" else (
-        sa.func.length
-    )
-    value = (
-        sa.select(trait.c.value)
-        .where(
-            trait.c.event_id == event.c.id,
-            trait.c.key == "project_id",
-            length(trait.c.value) <= tables.PROJECT_ID_LENGTH,
-        )
-        .scalar_subquery()
-    )
-    op.execute(sa.update(event).values(project_id=value))
 
 
 def _fill_summary():
