@@ -203,6 +203,14 @@ def _check_keystone(conf: cfg.ConfigOpts) -> None:
             "it with auth_url and the service user's credentials, or set "
             "[api] auth_mode = noauth"
         )
+    if not group.www_authenticate_uri:
+        # auth_token would then ask Keystone for it while rejecting a
+        # request, and answer 500 whenever Keystone does not say.
+        sys.exit(
+            "configuration error: [api] auth_mode is keystone, but "
+            "[keystone_authtoken] has no www_authenticate_uri: set it to "
+            "Keystone's public endpoint, which 401 answers name"
+        )
 
 
 def main(argv=None):

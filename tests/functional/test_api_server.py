@@ -271,6 +271,13 @@ class TestServerErrors(unittest.TestCase):
         result = self.run_api(config={"database": {}})
         self.assert_clear_error(result, "configuration error",
                                 "[keystone_authtoken] has no auth_type")
+        result = self.run_api(config={"keystone_authtoken": {
+            "auth_type": "password", "auth_url": "http://127.0.0.1:9/v3",
+            "username": "panko", "password": "secret",
+            "project_name": "service"}})
+        self.assert_clear_error(
+            result, "configuration error",
+            "[keystone_authtoken] has no www_authenticate_uri")
 
     def test_unreachable_database(self):
         result = self.run_api(config={"database": {

@@ -118,8 +118,9 @@ event = sa.Table(
         "message_id",
     ),
     sa.Index(
-        "ix_event_user_generated_message_id",
+        "ix_event_user_project_generated_message_id",
         "user_id",
+        "project_id",
         "generated",
         "message_id",
     ),
