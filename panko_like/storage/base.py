@@ -122,9 +122,10 @@ class Connection(abc.ABC):
             if not retries:
                 raise failure
             self._log_reconnect(1, failure)
-            # Waits of 0.2, 0.4, 0.8... seconds, at most ``cap``: the
-            # first here, the others between tenacity's attempts.
-            time.sleep(min(0.2, cap))
+            # Waits of 0.2, 0.4, 0.8... seconds, at most ``cap`` (never
+            # below 0.2): the first here, the others between tenacity's
+            # attempts.
+            time.sleep(0.2)
             retrying = tenacity.Retrying(
                 retry=tenacity.retry_if_exception(self._is_unreachable),
                 stop=tenacity.stop_after_attempt(retries),
