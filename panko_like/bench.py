@@ -24,6 +24,7 @@ import os
 import random
 import resource
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -421,6 +422,26 @@ class Scratch:
         """``url`` is dropped or kept by the caller: not ours to drop."""
         self.created.remove(sa.engine.make_url(url))
 
+    def settings(self):
+        """The server's version and the settings that most decide its
+        speed on this workload (memory, durability), as it reports them."""
+        if self.backend == "sqlite":
+            return {"version": sqlite3.sqlite_version}
+        names = _SERVER_SETTINGS[self.backend]
+        engine = sa.create_engine(self.url, poolclass=sa.NullPool)
+        try:
+            with engine.connect() as conn:
+                if self.backend == "postgresql":
+                    return {name: conn.exec_driver_sql(f"SHOW {name}")
+                            .scalar() for name in names}
+                row = conn.exec_driver_sql(
+                    "SELECT " + ", ".join(f"@@{name}" for name in names)
+                ).one()
+                return dict(zip(names, (str(value) for value in row),
+                                strict=True))
+        finally:
+            engine.dispose()
+
     def _create_sql(self, name):
         if self.backend == "postgresql":
             return f'CREATE DATABASE "{name}"'
@@ -463,6 +484,30 @@ class MongoScratch:
 
     def forget(self, url):
         self.created.remove(url)
+
+    def settings(self):
+        client = pymongo.MongoClient(self.url)
+        try:
+            return {"version": client.server_info().get("version")}
+        finally:
+            client.close()
+
+
+#: Settings shown beside the figures (see Scratch.settings).
+_SERVER_SETTINGS = {
+    "postgresql": ("server_version", "shared_buffers", "max_wal_size",
+                   "synchronous_commit"),
+    "mysql": ("version", "innodb_buffer_pool_size", "innodb_flush_method",
+              "innodb_flush_log_at_trx_commit"),
+}
+
+
+def describe_server(scratch):
+    """Print and return the server settings of ``scratch``."""
+    settings = scratch.settings()
+    _say("server: " + ", ".join(f"{name}={value}"
+                                for name, value in settings.items()))
+    return settings
 
 
 def make_scratch(url):
@@ -785,6 +830,7 @@ def main(argv=None):
               "command": " ".join(["panko-like-bench", *(
                   sys.argv[1:] if argv is None else argv)]),
               "checkpoints": {}}
+    result["server"] = describe_server(scratch)
     failures = []
     try:
         failures = _run(args, workload, expected, scratch, result)

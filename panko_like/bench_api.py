@@ -419,24 +419,55 @@ def ingest(server, workload, expected, args):
 
 
 def timed_queries(server, expected, args):
+    """Each query for ``args.seconds``, ``args.rounds`` times.
+
+    The rounds take turns (every query once, then every query again), so
+    that a slow spell of the machine falls on all of them alike; each
+    query's figures are those of its median round, with the range.
+    """
     phases = {
         "admin_all_tenants_page": admin_pages(expected),
         "member_own_page": member_pages(expected),
         "event_by_id": show_requests(list(expected.events.values())),
     }
-    results, failures = {}, []
-    for name, requests in phases.items():
-        figures, failed, _ = run_clients(
-            server, _spread(requests, args.clients),
-            seconds=args.seconds)
-        results[name] = figures
-        failures.extend(f"{name}: {f}" for f in failed)
-        _say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  p50 "
-             f"{figures['p50_ms']:7.2f} ms  p95 {figures['p95_ms']:7.2f} ms"
-             f"  ({figures['requests']} requests, {figures['errors']} "
-             f"errors; server CPU {figures['server_cpu_ms_per_request']} "
-             "ms/request)")
+    runs, failures = {name: [] for name in phases}, []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            _say(f" round {number} of {args.rounds}:")
+        for name, requests in phases.items():
+            figures, failed, _ = run_clients(
+                server, _spread(requests, args.clients),
+                seconds=args.seconds)
+            runs[name].append(figures)
+            failures.extend(f"{name}: {f}" for f in failed)
+            _say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  p50 "
+                 f"{figures['p50_ms']:7.2f} ms  p95 "
+                 f"{figures['p95_ms']:7.2f} ms  ({figures['requests']} "
+                 f"requests, {figures['errors']} errors; server CPU "
+                 f"{figures['server_cpu_ms_per_request']} ms/request)")
+    results = {name: median_round(rounds) for name, rounds in runs.items()}
+    if args.rounds > 1:
+        _say(f" median of {args.rounds} rounds (range):")
+        for name, figures in results.items():
+            _say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  "
+                 f"({figures['req_per_s_min']:,.1f}-"
+                 f"{figures['req_per_s_max']:,.1f}); server CPU "
+                 f"{figures['server_cpu_ms_per_request']} ms/request")
     return results, failures
+
+
+def median_round(rounds):
+    """The figures of the round with the median rate, with the range
+    of rates over all rounds and every round's figures."""
+    ordered = sorted(rounds, key=lambda figures: figures["req_per_s"])
+    figures = dict(ordered[(len(ordered) - 1) // 2])
+    figures.update({
+        "req_per_s_min": ordered[0]["req_per_s"],
+        "req_per_s_max": ordered[-1]["req_per_s"],
+        "errors": sum(r["errors"] for r in rounds),
+        "rounds": rounds,
+    })
+    return figures
 
 
 def iter_json_array(response, size=256 * 1024):
@@ -587,6 +618,10 @@ def parse_args(argv):
                         help="concurrent client processes (default 4)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="duration of each timed query (default 10)")
+    parser.add_argument("--rounds", type=bench._positive, default=3,
+                        help="times each timed query is run, taking "
+                        "turns; the median round is reported with the "
+                        "range (default 3)")
     parser.add_argument("--stream-events", type=bench._positive,
                         default=100_000, help="events in the streamed "
                         "answer, at most --events (default 100,000)")
@@ -607,6 +642,7 @@ def main(argv=None):
               "batch_size": args.batch_size, "workers": args.workers,
               "clients": args.clients, "seed": args.seed,
               "command": " ".join(["panko-like-bench-api", *argv])}
+    result["server"] = bench.describe_server(scratch)
     directory = tempfile.mkdtemp(prefix="panko_like_bench_api_")
     failures = []
     try:
@@ -644,7 +680,8 @@ def _run(args, workload, expected, scratch, directory, result):
         failures.extend(failed)
         conn = storage.get_connection(url, conf)
         _say(f"statistics refreshed in {bench.analyze(conn):.1f} s; "
-             f"queries for {args.seconds:g} s each:")
+             f"queries for {args.seconds:g} s each, {args.rounds} "
+             f"round(s):")
         conn.close()
         result["queries"], failed = timed_queries(server, expected, args)
         failures.extend(failed)

@@ -49,6 +49,11 @@ class BenchScenarios:
             sorted(figures["queries"]))
         self.assertIn(checkpoint, figures["checkpoints"])
         self.assertGreater(figures["peak_rss_mb"], 0)
+        # The server's own words on its version, beside the figures.
+        self.assertTrue(any("version" in name and value
+                            for name, value in figures["server"].items()),
+                        figures["server"])
+        self.assertIn("server: ", result.stdout)
 
     def test_a_wrong_answer_is_a_failure(self):
         workload = bench.Workload(7)
