@@ -556,8 +556,15 @@ def queries(expected, scan_repeat):
     every = storage.Pagination()
 
     def ids(event_filter, pagination):
-        return lambda conn: [e.message_id for e in conn.get_events(
-            event_filter, pagination)]
+        def call(conn):
+            found = []
+            for event in conn.get_events(event_filter, pagination):
+                # Read whole, as a caller would: a driver may decode an
+                # event's traits and raw payload only when they are read.
+                event.traits, event.raw  # noqa: B018
+                found.append(event.message_id)
+            return found
+        return call
 
     def project_filter(project, **extra):
         return {"key": "project_id", "string": project, **extra}

@@ -170,20 +170,15 @@ def _sorted_traits(docs) -> list[models.Trait]:
 
 
 def _event_from_document(doc: dict) -> models.Event:
+    traits = _sorted_traits(doc.get("traits"))
     if "generated_us" in doc:
-        generated = from_us(doc["generated_us"])
-        raw = doc.get("raw")
-        raw = None if raw is None else models.load_json(raw)
-    else:  # written by Panko, not migrated yet
-        generated = doc["timestamp"]
-        raw = doc.get("raw")
-    return models.Event(
-        message_id=doc["_id"],
-        event_type=doc["event_type"],
-        generated=generated,
-        traits=_sorted_traits(doc.get("traits")),
-        raw=raw,
-    )
+        # raw is kept as JSON text, decoded when first read.
+        return models.Event.from_stored(
+            doc["_id"], doc["event_type"], from_us(doc["generated_us"]),
+            traits=traits, raw_text=doc.get("raw"))
+    # Written by Panko, not migrated yet: raw is a document.
+    return models.Event(doc["_id"], doc["event_type"], doc["timestamp"],
+                        traits, doc.get("raw"))
 
 
 def _trait_condition(trait_filter: storage.TraitFilter) -> dict:

@@ -850,17 +850,14 @@ def _events(rows, traits):
     """models.Event of rows of _EVENT_COLUMNS (see _fetch_chunk)."""
     # Unpacked rather than read by name: a page reads 100 rows or more.
     for event_id, message_id, generated, raw, stored, type_name in rows:
-        yield models.Event(
-            message_id=message_id,
-            event_type=type_name,
-            generated=generated,
-            traits=(
-                t.decode_traits(stored)
-                if stored is not None
-                else traits.get(event_id, [])
-            ),
-            raw=None if raw is None else models.load_json(raw),
-        )
+        if stored is None:
+            yield models.Event.from_stored(
+                message_id, type_name, generated,
+                traits=traits.get(event_id, []), raw_text=raw)
+        else:
+            yield models.Event.from_stored(
+                message_id, type_name, generated,
+                stored_traits=t.load_trait_items(stored), raw_text=raw)
 
 
 def _type_id(event_type):

@@ -253,15 +253,88 @@ class Trait:
         return value_text(self.value)
 
 
-@dataclasses.dataclass(slots=True)
-class Event:
-    """One stored notification."""
+#: ``Event.raw`` of an event built from stored JSON text not read yet.
+_UNREAD = object()
 
-    message_id: str
-    event_type: str
-    generated: datetime.datetime
-    traits: list[Trait]
-    raw: Any = None
+
+class Event:
+    """One stored notification.
+
+    Built from objects, or by a driver with :meth:`from_stored` from what
+    it keeps: the traits as *stored items* (see :func:`traits_from_items`)
+    and the raw payload as JSON text. Those are decoded the first time
+    ``traits`` or ``raw`` is read; the API writes an event out from them
+    without decoding it (``stored_traits`` and ``raw_text``).
+    """
+
+    __slots__ = ("message_id", "event_type", "generated", "_traits", "_raw",
+                 "stored_traits", "raw_text")
+
+    def __init__(self, message_id: str, event_type: str,
+                 generated: datetime.datetime, traits: list[Trait],
+                 raw: Any = None):
+        self.message_id = message_id
+        self.event_type = event_type
+        self.generated = generated
+        self._traits = traits
+        self._raw = raw
+        #: The traits as stored items, or None.
+        self.stored_traits = None
+        #: The raw payload as stored JSON text, or None.
+        self.raw_text = None
+
+    @classmethod
+    def from_stored(cls, message_id: str, event_type: str,
+                    generated: datetime.datetime, *,
+                    traits: list[Trait] | None = None,
+                    stored_traits: list | None = None,
+                    raw_text: str | None = None) -> "Event":
+        """An event as a driver read it: its traits as objects or as
+        stored items, its raw payload as JSON text (None for none)."""
+        event = cls(message_id, event_type, generated, traits,
+                    None if raw_text is None else _UNREAD)
+        event.stored_traits = stored_traits
+        event.raw_text = raw_text
+        return event
+
+    @property
+    def traits(self) -> list[Trait]:
+        if self._traits is None and self.stored_traits is not None:
+            self._traits = traits_from_items(self.stored_traits)
+        return self._traits
+
+    @traits.setter
+    def traits(self, traits: list[Trait]) -> None:
+        self._traits = traits
+        self.stored_traits = None
+
+    @property
+    def raw(self) -> Any:
+        if self._raw is _UNREAD:
+            self._raw = load_json(self.raw_text)
+        return self._raw
+
+    @raw.setter
+    def raw(self, raw: Any) -> None:
+        self._raw = raw
+        self.raw_text = None
+
+    def _fields(self):
+        return (self.message_id, self.event_type, self.generated,
+                self.traits, self.raw)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"Event(message_id={self.message_id!r}, "
+                f"event_type={self.event_type!r}, "
+                f"generated={self.generated!r}, traits={self.traits!r}, "
+                f"raw={self.raw!r})")
 
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
@@ -288,6 +361,18 @@ class Event:
                     f"trait {trait.name!r} given twice with the same type",
                 )
             seen.add(key)
+
+
+def traits_from_items(items: list) -> list[Trait]:
+    """Traits of *stored items*: ``[name, dtype, value]`` lists, the
+    dtype as it reads back and a datetime value as ISO 8601 text (the
+    form of ``event.traits`` on SQL backends)."""
+    fromisoformat = datetime.datetime.fromisoformat
+    return [
+        Trait(name, dtype, fromisoformat(value)
+              if dtype == DATETIME_TYPE and value is not None else value)
+        for name, dtype, value in items
+    ]
 
 
 def _storage_class(dtype: int) -> int:

@@ -135,3 +135,78 @@ class TestLoadJson(unittest.TestCase):
             self.assertEqual(want, got, text)
             self.assertEqual(repr(want), repr(got), text)
         self.assertTrue(math.isnan(models.load_json('{"x": NaN}')["x"]))
+
+
+class TestStoredEvent(unittest.TestCase):
+    """An event a driver builds from what it stored reads like any other."""
+
+    GENERATED = datetime.datetime(2026, 1, 2, 3, 4, 5, 6)
+    ITEMS = [["launched_at", models.DATETIME_TYPE, "2026-01-01T00:00:00.5"],
+             ["memory_mb", models.INT_TYPE, 512],
+             ["none_yet", models.DATETIME_TYPE, None],
+             ["state", models.TEXT_TYPE, "active"]]
+    TRAITS = [
+        models.Trait("launched_at", models.DATETIME_TYPE,
+                     datetime.datetime(2026, 1, 1, 0, 0, 0, 500000)),
+        models.Trait("memory_mb", models.INT_TYPE, 512),
+        models.Trait("none_yet", models.DATETIME_TYPE, None),
+        models.Trait("state", models.TEXT_TYPE, "active"),
+    ]
+
+    def stored(self, raw_text='{"a": [1, 2.5, "\\u00e9"]}'):
+        return models.Event.from_stored(
+            "m1", "t", self.GENERATED,
+            stored_traits=json.loads(json.dumps(self.ITEMS)),
+            raw_text=raw_text)
+
+    def test_traits_from_items(self):
+        self.assertEqual(self.TRAITS, models.traits_from_items(self.ITEMS))
+        self.assertEqual([], models.traits_from_items([]))
+
+    def test_decoded_when_read_and_equal_to_the_built_event(self):
+        event = self.stored()
+        self.assertEqual(self.ITEMS, event.stored_traits)
+        self.assertEqual('{"a": [1, 2.5, "\\u00e9"]}', event.raw_text)
+        built = models.Event("m1", "t", self.GENERATED, self.TRAITS,
+                             {"a": [1, 2.5, "\u00e9"]})
+        self.assertEqual(built, event)
+        self.assertEqual(event, built)
+        self.assertEqual(self.TRAITS, event.traits)
+        self.assertIs(event.traits, event.traits)  # decoded once
+        self.assertEqual({"a": [1, 2.5, "\u00e9"]}, event.raw)
+        self.assertEqual(repr(built), repr(event))
+        self.assertNotEqual(
+            models.Event("m1", "t", self.GENERATED, self.TRAITS, {}), event)
+        self.assertNotEqual(event, ("m1", "t"))
+
+    def test_no_raw_and_traits_as_objects(self):
+        event = models.Event.from_stored("m1", "t", self.GENERATED,
+                                         traits=self.TRAITS)
+        self.assertIsNone(event.raw)
+        self.assertIsNone(event.raw_text)
+        self.assertIsNone(event.stored_traits)
+        self.assertEqual(self.TRAITS, event.traits)
+
+    def test_raw_text_that_only_the_standard_library_reads(self):
+        event = self.stored('{"big": 123456789012345678901234567890, '
+                            '"x": NaN}')
+        self.assertEqual(123456789012345678901234567890, event.raw["big"])
+        self.assertTrue(math.isnan(event.raw["x"]))
+
+    def test_setting_drops_the_stored_form(self):
+        event = self.stored()
+        event.traits = self.TRAITS[:1]
+        event.raw = {"b": 1}
+        self.assertIsNone(event.stored_traits)
+        self.assertIsNone(event.raw_text)
+        self.assertEqual(self.TRAITS[:1], event.traits)
+        self.assertEqual({"b": 1}, event.raw)
+
+    def test_validate_reads_the_stored_form(self):
+        event = self.stored()
+        event.validate()
+        self.assertEqual(self.TRAITS, event.traits)
+
+    def test_not_hashable(self):
+        with self.assertRaises(TypeError):
+            hash(self.stored())

@@ -298,17 +298,17 @@ def encode_traits(traits) -> str:
     return json.dumps(items, ensure_ascii=False)
 
 
-def decode_traits(text: str) -> list:
-    """The traits an ``event.traits`` text holds, as models.Trait."""
+def load_trait_items(text: str) -> list:
+    """The stored items (see models.traits_from_items) of an
+    ``event.traits`` text."""
     try:
-        items = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
         # NaN, which a float trait of a Panko database may hold, is
         # JSON only to the standard library.
-        items = json.loads(text)
-    traits = []
-    for name, dtype, value in items:
-        if dtype == models.DATETIME_TYPE and value is not None:
-            value = datetime.datetime.fromisoformat(value)
-        traits.append(models.Trait(name, dtype, value))
-    return traits
+        return json.loads(text)
+
+
+def decode_traits(text: str) -> list:
+    """The traits an ``event.traits`` text holds, as models.Trait."""
+    return models.traits_from_items(load_trait_items(text))

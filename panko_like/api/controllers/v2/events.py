@@ -1,5 +1,6 @@
 """``/v2/events``: list, show, ingest and delete events."""
 
+import orjson
 import webob
 
 from panko_like import storage
@@ -19,14 +20,48 @@ def trait_body(trait):
             "value": models.value_text(trait.value)}
 
 
-def event_body(event):
+def _trait_bodies(event):
+    items = event.stored_traits
+    if items is None:
+        return [trait_body(t) for t in event.traits]
+    # Stored items hold the dtype the trait reads back as and a datetime
+    # as the ISO text the API prints: the same bodies, without building
+    # a Trait for each.
+    names, value_text = models.API_TYPE_NAMES, models.value_text
+    return [{"name": name, "type": names[dtype],
+             "value": value if value.__class__ is str else value_text(value)}
+            for name, dtype, value in items]
+
+
+def _body(event, raw):
     return {
         "message_id": event.message_id,
         "event_type": event.event_type,
         "generated": models.format_datetime(event.generated),
-        "traits": [trait_body(t) for t in event.traits],
-        "raw": event.raw,
+        "traits": _trait_bodies(event),
+        "raw": raw,
     }
+
+
+def event_body(event):
+    return _body(event, event.raw)
+
+
+def encode_event(event):
+    """``event_body(event)`` as JSON bytes.
+
+    A raw payload the driver kept as JSON text is written out as it is
+    stored, not decoded and encoded again. Stored text is JSON as
+    ``json.dumps`` wrote it (ours refuses NaN; Panko's may hold NaN or
+    Infinity, which are not JSON): such a payload takes the long way.
+    """
+    text = event.raw_text
+    if text is not None and "NaN" not in text and "Infinity" not in text:
+        try:
+            return orjson.dumps(_body(event, orjson.Fragment(text)))
+        except TypeError:
+            pass  # not orjson's to write: the general way below
+    return streaming.encode_json(event_body(event))
 
 
 def _visible_filter(request, identity, filters):
@@ -44,7 +79,7 @@ def index(request, response):
         # Streamed: an answer of 100,000 events is never held whole.
         return streaming.json_list(
             conn.get_events(event_filter, pagination),
-            lambda event: streaming.encode_json(event_body(event)),
+            encode_event,
         )
     except storage.InvalidMarker:
         raise errors.BadRequest(f"Marker {pagination.marker} not found.")
@@ -58,7 +93,8 @@ def show(request, response, message_id):
     found = list(conn.get_events(event_filter, storage.Pagination(limit=1)))
     if not found:
         raise errors.NotFound(f"Event {message_id} Not Found")
-    return event_body(found[0])
+    return webob.Response(body=encode_event(found[0]),
+                          content_type=streaming.CONTENT_TYPE, charset=None)
 
 
 def delete(request, response, message_id):
