@@ -275,8 +275,9 @@ def encode_traits(traits) -> str:
 
     A JSON list of ``[name, dtype, value]`` in (name, dtype) order, the
     dtype as it reads back (see STORAGE_DTYPES) and datetimes in ISO
-    8601 with microseconds: :func:`decode_traits` gives back exactly
-    what the trait tables would.
+    8601 with microseconds: :func:`load_trait_items` and
+    models.traits_from_items give back exactly what the trait tables
+    would.
     """
     items = []
     finite = True
@@ -307,8 +308,3 @@ def load_trait_items(text: str) -> list:
         # NaN, which a float trait of a Panko database may hold, is
         # JSON only to the standard library.
         return json.loads(text)
-
-
-def decode_traits(text: str) -> list:
-    """The traits an ``event.traits`` text holds, as models.Trait."""
-    return models.traits_from_items(load_trait_items(text))
