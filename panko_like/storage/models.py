@@ -264,7 +264,9 @@ class Event:
     it keeps: the traits as *stored items* (see :func:`traits_from_items`)
     and the raw payload as JSON text. Those are decoded the first time
     ``traits`` or ``raw`` is read; the API writes an event out from them
-    without decoding it (``stored_traits`` and ``raw_text``).
+    without decoding it (``stored_traits`` and ``raw_text``). Once
+    decoded (and so perhaps changed by the reader), or once set, the
+    stored form is dropped: it never disagrees with the objects.
     """
 
     __slots__ = ("message_id", "event_type", "generated", "_traits", "_raw",
@@ -301,6 +303,7 @@ class Event:
     def traits(self) -> list[Trait]:
         if self._traits is None and self.stored_traits is not None:
             self._traits = traits_from_items(self.stored_traits)
+            self.stored_traits = None
         return self._traits
 
     @traits.setter
@@ -312,6 +315,7 @@ class Event:
     def raw(self) -> Any:
         if self._raw is _UNREAD:
             self._raw = load_json(self.raw_text)
+            self.raw_text = None
         return self._raw
 
     @raw.setter

@@ -94,3 +94,13 @@ class TestEncodeEvent(testtools.TestCase):
         event = models.Event("m-2", "t", GENERATED, TRAITS, {"x": 1})
         self.assertEqual(events.event_body(event),
                          _parse(events.encode_event(event)))
+
+    def test_what_a_reader_changed_is_written(self):
+        event = self.stored(RAW_TEXTS[2])
+        event.traits.append(models.Trait("zz", models.TEXT_TYPE, "added"))
+        event.raw["payload"]["a"].append("more")
+        body = _parse(events.encode_event(event))
+        self.assertEqual({"name": "zz", "type": "string", "value": "added"},
+                         body["traits"][-1])
+        self.assertEqual([1, 2.5e-7, True, None, "more"],
+                         body["raw"]["payload"]["a"])

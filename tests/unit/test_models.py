@@ -174,6 +174,9 @@ class TestStoredEvent(unittest.TestCase):
         self.assertEqual(self.TRAITS, event.traits)
         self.assertIs(event.traits, event.traits)  # decoded once
         self.assertEqual({"a": [1, 2.5, "\u00e9"]}, event.raw)
+        # Once decoded, what the reader may change is the only form left.
+        self.assertIsNone(event.stored_traits)
+        self.assertIsNone(event.raw_text)
         self.assertEqual(repr(built), repr(event))
         self.assertNotEqual(
             models.Event("m1", "t", self.GENERATED, self.TRAITS, {}), event)
