@@ -503,8 +503,17 @@ _SERVER_SETTINGS = {
 
 
 def describe_server(scratch):
-    """Print and return the server settings of ``scratch``."""
-    settings = scratch.settings()
+    """Print and return the server settings of ``scratch``: the tools'
+    first words with the server, so an unreachable one ends them here
+    with a one-line error."""
+    errors = (sa.exc.DBAPIError,) + (
+        (pymongo.errors.PyMongoError,) if pymongo else ())
+    try:
+        settings = scratch.settings()
+    except errors as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise SystemExit(f"cannot reach the {scratch.backend} server: "
+                         f"{reason}") from None
     _say("server: " + ", ".join(f"{name}={value}"
                                 for name, value in settings.items()))
     return settings

@@ -4,8 +4,10 @@ import json
 import os
 import tempfile
 
+import testtools
+
 from panko_like import bench, storage
-from tests.functional import backends
+from tests.functional import apiserver, backends
 from tests.functional.test_commands import run
 
 
@@ -75,3 +77,22 @@ class BenchScenarios:
 # Every backend the tool measures: the SQL driver and the MongoDB one.
 globals().update(backends.make_test_cases(
     BenchScenarios, names=(*backends.SQL_BACKENDS, "mongodb")))
+
+
+class TestUnreachableServer(testtools.TestCase):
+    """Either tool ends with one line, not a traceback, when the server
+    it is given does not answer."""
+
+    def test_one_line_error(self):
+        closed = apiserver.free_port()  # nothing listens there
+        for command, url in (
+                ("panko-like-bench",
+                 f"postgresql+psycopg://postgres@127.0.0.1:{closed}/x"),
+                ("panko-like-bench-api",
+                 f"mysql+pymysql://root@127.0.0.1:{closed}/x")):
+            with self.subTest(command=command):
+                result = run(command, "--url", url, "-n", "10",
+                             check=False)
+                self.assertEqual(1, result.returncode)
+                self.assertIn("cannot reach the", result.stderr)
+                self.assertNotIn("Traceback", result.stderr)
