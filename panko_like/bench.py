@@ -243,10 +243,13 @@ class Expected:
 
 # The floor: the same rows, written by the database's fastest raw method.
 
-def _floor_rows(batch, first_id, type_ids):
+def _floor_rows(batch, first_id, type_ids, partitioned):
     events, traits = [], {dtype: [] for _, dtype in TRAIT_TYPES}
     for offset, event in enumerate(batch):
         event_id = first_id + offset
+        if partitioned:
+            event_id = tables.event_id(tables.event_day(event.generated),
+                                       event_id)
         ids = {trait.name: trait.value for trait in event.traits
                if trait.name in tables.ID_TRAITS}
         events.append((event_id, event.message_id, event.generated,
@@ -290,8 +293,16 @@ def load_floor(engine, workload, count, batch_size):
         type_ids = dict(conn.execute(sa.text(
             "SELECT " + _q(conn, "desc") + ", id FROM event_type")).all())
         _write_floor_summary(conn, type_ids)
-    if engine.dialect.name == "postgresql":
+    partitioned = engine.dialect.name == "postgresql"
+    if partitioned:
         write = _copy_batch
+        # The workload's days, each with its partitions (see
+        # tables.PARTITIONED), made before the clock starts.
+        days = range(tables.event_day(BASE),
+                     tables.event_day(BASE + 2 * HALF + GAP) + 1)
+        with engine.begin() as conn:
+            for day in days:
+                tables.create_partitions(conn, day, day + 1)
     elif engine.dialect.name == "mysql":
         write = _mysql_batch
     else:
@@ -301,7 +312,8 @@ def load_floor(engine, workload, count, batch_size):
     with engine.connect() as conn:
         dbapi = conn.connection.driver_connection
         for batch in workload.events(count, batch_size):
-            events, traits = _floor_rows(batch, next_id, type_ids)
+            events, traits = _floor_rows(batch, next_id, type_ids,
+                                         partitioned)
             next_id += len(batch)
             start = time.perf_counter()
             write(dbapi, events, traits)
@@ -317,16 +329,21 @@ def _copy_batch(dbapi, events, traits):
         models.DATETIME_TYPE: "timestamp",
     }
     with dbapi.transaction(), dbapi.cursor() as cur:
+        with cur.copy("COPY event_message (message_id, event_id) "
+                      "FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["varchar", "int8"])
+            for row in events:
+                copy.write_row((row[1], row[0]))
         with cur.copy(f"COPY event ({', '.join(_EVENT_COLUMNS)}) "
                       "FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "varchar", "timestamp", "text", "int4",
+            copy.set_types(["int8", "varchar", "timestamp", "text", "int4",
                             "varchar", "varchar", "text"])
             for row in events:
                 copy.write_row(row)
         for dtype, rows in traits.items():
             with cur.copy(f"COPY {_TRAIT_TABLE[dtype]} (event_id, key, "
                           "value) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "varchar", value_types[dtype]])
+                copy.set_types(["int8", "varchar", value_types[dtype]])
                 for row in rows:
                     copy.write_row(row)
 

@@ -55,6 +55,19 @@ OPTS = [
         "transaction; 0 uses a default of 10000.",
     ),
     cfg.IntOpt(
+        "partition_days",
+        default=1,
+        min=1,
+        max=3660,
+        help="PostgreSQL: days of events per partition of the event and "
+        "trait tables. The expirer drops a partition whole once all its "
+        "days have expired, and deletes row by row only in the partition "
+        "the cutoff falls in; every query that names no time range reads "
+        "every partition. Keep (time to live / partition_days) in the "
+        "hundreds at most, or raise max_locks_per_transaction. Applies "
+        "to partitions created after a change.",
+    ),
+    cfg.IntOpt(
         "max_pool_size",
         default=5,
         min=1,

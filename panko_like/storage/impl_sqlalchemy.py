@@ -17,8 +17,10 @@ chunks with keyset pagination, so a long answer streams in constant
 memory.
 """
 
+import bisect
 import datetime
 import functools
+import math
 import os
 import sqlite3
 
@@ -131,6 +133,12 @@ class Connection(base.Connection):
             self.reader = self.engine.execution_options(
                 isolation_level="AUTOCOMMIT"
             )
+        self._partitions = None
+        if self.dialect == "postgresql":
+            db = conf.database if conf is not None else None
+            self._partitions = _DayPartitions(
+                self.engine, db.partition_days if db is not None else 1
+            )
         # Fail now, inside get_connection_from_config's retries, rather
         # than on the first request.
         with self.engine.connect() as conn:
@@ -199,6 +207,11 @@ class Connection(base.Connection):
         with self.engine.begin() as conn:
             t.metadata.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql(
+                    f"DROP SEQUENCE IF EXISTS {t.EVENT_ID_SEQUENCE}"
+                )
+                self._partitions.forget()
 
     # Writes
 
@@ -228,13 +241,17 @@ class Connection(base.Connection):
     def _store(self, prepared):
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
+                self._ensure_partitions(prepared)
                 with self.engine.begin() as conn:
                     return self._store_batch(conn, prepared)
             except (sa_exc.IntegrityError, _LostRace) as exc:
                 # Another writer stored one of these message_ids (or
-                # removed an event type) meanwhile: look again.
+                # removed an event type, or the expirer dropped a day's
+                # partition) meanwhile: look again.
                 LOG.info("Batch write lost a race (attempt %d): %s",
                          attempt, getattr(exc, "orig", exc))
+                if self._partitions is not None:
+                    self._partitions.forget()
             except sa_exc.OperationalError as exc:
                 if not _is_transient(exc):
                     raise
@@ -250,6 +267,7 @@ class Connection(base.Connection):
         rejected = []
         for item in prepared:
             try:
+                self._ensure_partitions([item])
                 with self.engine.begin() as conn:
                     rejected.extend(self._store_batch(conn, [item]))
             except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
@@ -262,7 +280,15 @@ class Connection(base.Connection):
                 )
         return rejected
 
+    def _ensure_partitions(self, prepared):
+        if self._partitions is not None:
+            self._partitions.ensure(
+                {t.event_day(event.generated) for event, _ in prepared}
+            )
+
     def _store_batch(self, conn, prepared):
+        if self.dialect == "postgresql":
+            return self._store_partitioned(conn, prepared)
         existing = self._existing_message_ids(
             conn, [event.message_id for event, _ in prepared]
         )
@@ -274,11 +300,51 @@ class Connection(base.Connection):
         type_ids = self._event_type_ids(
             conn, {event.event_type for event, _ in todo}
         )
-        if self.dialect == "postgresql":
-            self._copy_rows(conn, todo, type_ids)
-        else:
-            ids = self._insert_events(conn, todo, type_ids)
-            self._insert_traits(conn, todo, ids)
+        ids = self._insert_events(conn, todo, type_ids)
+        self._insert_traits(conn, todo, ids)
+        self._insert_summary(conn, todo, type_ids)
+        return rejected
+
+    def _store_partitioned(self, conn, prepared):
+        """PostgreSQL: claim the message_ids, then COPY every row.
+
+        The ids are numbers of the event_id_seq sequence, each under its
+        event's day (see tables.event_id), taken in one round trip. The
+        INSERT into event_message that claims them skips, set-wise, the
+        message_ids already stored; a concurrent writer's claim of the
+        same one makes this INSERT wait for that writer's end, so it
+        cannot be stored twice.
+        """
+        numbers = conn.scalars(
+            sa.text(
+                f"SELECT nextval('{t.EVENT_ID_SEQUENCE}') "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(prepared)},
+        ).all()
+        ids = {
+            event.message_id: t.event_id(t.event_day(event.generated), number)
+            for (event, _), number in zip(prepared, numbers, strict=True)
+        }
+        claimed = set(conn.scalars(
+            sa.text(
+                "INSERT INTO event_message (message_id, event_id) "
+                "SELECT * FROM unnest(CAST(:m AS varchar[]), "
+                "CAST(:i AS bigint[])) ON CONFLICT DO NOTHING "
+                "RETURNING message_id"
+            ),
+            {"m": list(ids), "i": list(ids.values())},
+        ))
+        rejected = [_duplicate(event.message_id, "already stored")
+                    for event, _ in prepared
+                    if event.message_id not in claimed]
+        todo = [item for item in prepared if item[0].message_id in claimed]
+        if not todo:
+            return rejected
+        type_ids = self._event_type_ids(
+            conn, {event.event_type for event, _ in todo}
+        )
+        self._copy_rows(conn, todo, type_ids, ids)
         self._insert_summary(conn, todo, type_ids)
         return rejected
 
@@ -359,26 +425,17 @@ class Connection(base.Connection):
                 _executemany(conn, table, ("event_id", "key", "value"),
                              rows[table.name])
 
-    def _copy_rows(self, conn, todo, type_ids):
-        """PostgreSQL: every row of the batch by binary COPY.
-
-        The event ids are taken from the table's sequence first, in one
-        round trip, so that the trait rows can name their events.
-        """
-        ids = conn.scalars(
-            sa.text(
-                "SELECT nextval(pg_get_serial_sequence('event', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": len(todo)},
-        ).all()
+    def _copy_rows(self, conn, todo, type_ids, ids):
+        """PostgreSQL: every row of the batch by binary COPY, into the
+        partitioned tables (which route each row to its day)."""
         traits = {table.name: [] for table, _ in t.TABLE_DTYPES}
         tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
 
         def events():
             # Rows are made while COPY streams the ones before them, so
             # the server works on them meanwhile.
-            for event_id, (event, raw) in zip(ids, todo, strict=True):
+            for event, raw in todo:
+                event_id = ids[event.message_id]
                 for trait in event.traits:
                     traits[tables[trait.dtype]].append(
                         (event_id, trait.name, trait.value)
@@ -459,14 +516,22 @@ class Connection(base.Connection):
     def _filter_conditions(self, event_filter: storage.EventFilter):
         f = event_filter
         conditions = []
+        partitioned = self._partitions is not None
         if f.start_timestamp is not None:
-            conditions.append(
-                t.event.c.generated >= models.to_naive_utc(f.start_timestamp)
-            )
+            start = models.to_naive_utc(f.start_timestamp)
+            conditions.append(t.event.c.generated >= start)
+            if partitioned:
+                # Only the partitions of those days are read.
+                conditions.append(
+                    t.event.c.id >= t.first_id(t.event_day(start))
+                )
         if f.end_timestamp is not None:
-            conditions.append(
-                t.event.c.generated <= models.to_naive_utc(f.end_timestamp)
-            )
+            end = models.to_naive_utc(f.end_timestamp)
+            conditions.append(t.event.c.generated <= end)
+            if partitioned:
+                conditions.append(
+                    t.event.c.id < t.first_id(t.event_day(end) + 1)
+                )
         if f.event_type is not None:
             # A scalar subquery (desc is unique): the planner then walks
             # the (event_type_id, generated, message_id) index in order.
@@ -474,7 +539,7 @@ class Connection(base.Connection):
                 t.event.c.event_type_id == _type_id(f.event_type)
             )
         if f.message_id is not None:
-            conditions.append(t.event.c.message_id == f.message_id)
+            conditions.append(_message_is(f.message_id, partitioned))
         anchored = bool(conditions) or f.admin_proj is not None or any(
             trait_filter.op == "eq" for trait_filter in f.traits_filter
         )
@@ -490,7 +555,8 @@ class Connection(base.Connection):
         with self.reader.connect() as conn:
             row = conn.execute(
                 sa.select(t.event.c.generated, t.event.c.message_id).where(
-                    t.event.c.message_id == marker, *conditions
+                    _message_is(marker, self._partitions is not None),
+                    *conditions,
                 )
             ).first()
         if row is None:
@@ -543,7 +609,9 @@ class Connection(base.Connection):
         else:
             listed = _fits(f.admin_proj)
             params["project"] = f.admin_proj
-        query = _lookup_query(len(f.traits_filter), listed)
+        query = _lookup_query(
+            len(f.traits_filter), listed, self._partitions is not None
+        )
         rows, traits = self._reconnecting(self._fetch_chunk, query, params)
         yield from _events(rows, traits)
 
@@ -672,11 +740,66 @@ class Connection(base.Connection):
         for chunk in _chunks(ids, max(size, 1)):
             for table, _ in t.TABLE_DTYPES:
                 conn.execute(sa.delete(table).where(
-                    _in(table.c.event_id, chunk, self.dialect)
+                    *self._among(table.c.event_id, chunk)
                 ))
             conn.execute(sa.delete(t.event).where(
-                _in(t.event.c.id, chunk, self.dialect)
+                *self._among(t.event.c.id, chunk)
             ))
+            if self._partitions is not None:
+                conn.execute(sa.delete(t.event_message).where(
+                    _in(t.event_message.c.event_id, chunk, self.dialect)
+                ))
+
+    def _among(self, column, ids):
+        """``column IN ids``; on PostgreSQL also between the lowest and
+        the highest, so that only their days' partitions are read."""
+        conditions = [_in(column, ids, self.dialect)]
+        if self._partitions is not None:
+            conditions.append(column.between(min(ids), max(ids)))
+        return conditions
+
+    def _drop_expired_day(self, cutoff):
+        """PostgreSQL: drop the oldest partition whose days have all
+        expired, with its events' message_ids; return how many events it
+        held, or None when there is none to drop.
+
+        A partition holding an event that the cutoff keeps (one without
+        a time, say) is left to the row-by-row deletion.
+        """
+        with self.reader.connect() as conn:
+            partitions = t.partition_days(conn)
+        for first, end, name in partitions:
+            if t.day_start(end) > cutoff:
+                break
+            with self.engine.begin() as conn:
+                kept = conn.execute(sa.text(
+                    f"SELECT 1 FROM {name} WHERE generated >= :cutoff "
+                    "OR generated IS NULL LIMIT 1"
+                ), {"cutoff": cutoff}).first()
+                if kept is not None:
+                    continue
+                # Every event has its message_id there (the API and
+                # Panko both require one), so these are the events.
+                count = conn.execute(
+                    sa.delete(t.event_message).where(
+                        t.event_message.c.event_id >= t.first_id(first),
+                        t.event_message.c.event_id < t.first_id(end),
+                    )
+                ).rowcount
+                # In the writers' order of tables, so that neither waits
+                # for the other holding what it needs next.
+                for table, _ in t.PARTITIONED:
+                    conn.exec_driver_sql(
+                        f"DROP TABLE {t.partition_name(table, first)}"
+                    )
+                self._delete_orphan_types(conn)
+            self._partitions.forget()
+            LOG.info("Dropped the partitions of %s to %s: %d events",
+                     t.day_start(first).date(),
+                     t.day_start(end - 1).date(), count)
+            if count:
+                return count
+        return None
 
     def _delete_orphan_types(self, conn):
         summary = t.event_type_trait
@@ -695,6 +818,12 @@ class Connection(base.Connection):
         cutoff = datetime.datetime.now(datetime.UTC).replace(
             tzinfo=None
         ) - datetime.timedelta(seconds=ttl)
+        if self._partitions is not None:
+            # A day whose events have all expired goes whole, whatever
+            # max_count: dropping its tables takes no longer for more.
+            dropped = self._drop_expired_day(cutoff)
+            if dropped is not None:
+                return dropped
         with self.engine.begin() as conn:
             ids = conn.scalars(
                 sa.select(t.event.c.id)
@@ -716,6 +845,64 @@ class Connection(base.Connection):
             self._delete_ids(conn, ids)
             self._delete_orphan_types(conn)
         return len(ids)
+
+
+class _DayPartitions:
+    """The day partitions of a PostgreSQL database, made as writers need
+    them.
+
+    Each covers ``width`` days, aligned on multiples of ``width`` from
+    1970-01-01 and cut short where it would meet a partition made with
+    another width. The days known to be covered are kept, so a batch
+    whose days all have a partition costs no query.
+    """
+
+    #: pg_advisory_xact_lock key of the writers creating partitions.
+    LOCK = 0x70616E6B6F  # "panko"
+
+    def __init__(self, engine, width):
+        self.engine = engine
+        self.width = width
+        self._ranges = []  # [(first day, day after the last)], in order
+
+    def forget(self):
+        self._ranges = []
+
+    def _covered(self, day):
+        index = bisect.bisect_right(self._ranges, (day, math.inf)) - 1
+        return index >= 0 and day < self._ranges[index][1]
+
+    def ensure(self, days):
+        if all(self._covered(day) for day in days):
+            return
+        # A transaction of its own, committed before the batch's:
+        # creating a partition locks its parent table whole, briefly.
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": self.LOCK})
+            self._load(conn)
+            for day in sorted(days):
+                if not self._covered(day):
+                    first, end = self._free_range(day)
+                    LOG.info("Creating the partitions of %s to %s",
+                             t.day_start(first).date(),
+                             t.day_start(end - 1).date())
+                    t.create_partitions(conn, first, end)
+                    bisect.insort(self._ranges, (first, end))
+
+    def _load(self, conn):
+        self._ranges = [(first, end)
+                        for first, end, _ in t.partition_days(conn)]
+
+    def _free_range(self, day):
+        first = day - day % self.width
+        end = first + self.width
+        for low, high in self._ranges:
+            if high <= day:
+                first = max(first, high)
+            elif low > day:
+                end = min(end, low)
+        return first, end
 
 
 class _LostRace(Exception):
@@ -807,18 +994,34 @@ def _visible(project, listed):
     return sa.or_(t.event.c.project_id == project, unlisted)
 
 
+def _message_is(message_id, partitioned):
+    """The event whose message_id is ``message_id`` (a value or a bound
+    parameter). ``partitioned``: PostgreSQL's day partitions, where
+    event_message names the event's id, and so its one partition."""
+    condition = t.event.c.message_id == message_id
+    if not partitioned:
+        return condition
+    route = (
+        sa.select(t.event_message.c.event_id)
+        .where(t.event_message.c.message_id == message_id)
+        .scalar_subquery()
+    )
+    return sa.and_(t.event.c.id == route, condition)
+
+
 @functools.lru_cache(maxsize=64)
-def _lookup_query(text_filters, listed):
+def _lookup_query(text_filters, listed, partitioned):
     """The query of Connection._lookup, for one shape of filter.
 
     ``text_filters``: how many string ``eq`` trait filters (bound as
     filter_key_N and filter_value_N), each checked on the event's own
     trait by primary key; ``listed``: None for no project restriction,
-    else whether the bound ``project`` fits event.project_id.
+    else whether the bound ``project`` fits event.project_id;
+    ``partitioned``: see _message_is.
     """
     conditions = [
         t.event.c.event_type_id.is_not(None),
-        t.event.c.message_id == sa.bindparam("message_id"),
+        _message_is(sa.bindparam("message_id"), partitioned),
     ]
     for index in range(text_filters):
         conditions.append(sa.exists().where(
@@ -911,14 +1114,14 @@ _COPY_EVENT_COLUMNS = (
     "user_id", "traits",
 )
 _COPY_EVENT_TYPES = (
-    "int4", "varchar", "timestamp", "text", "int4", "varchar", "varchar",
+    "int8", "varchar", "timestamp", "text", "int4", "varchar", "varchar",
     "text",
 )
 _COPY_TRAIT_TYPES = {
-    "trait_text": ("int4", "varchar", "varchar"),
-    "trait_int": ("int4", "varchar", "int8"),
-    "trait_float": ("int4", "varchar", "float8"),
-    "trait_datetime": ("int4", "varchar", "timestamp"),
+    "trait_text": ("int8", "varchar", "varchar"),
+    "trait_int": ("int8", "varchar", "int8"),
+    "trait_float": ("int8", "varchar", "float8"),
+    "trait_datetime": ("int8", "varchar", "timestamp"),
 }
 
 

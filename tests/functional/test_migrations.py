@@ -22,8 +22,8 @@ class MigrationScenarios:
             context = migration.MigrationContext.configure(
                 conn,
                 opts={
-                    "include_object": lambda obj, name, type_, *_: not (
-                        type_ == "index" and name in tables.DDL_INDEXES
+                    "include_object": tables.include_object(
+                        conn.dialect.name
                     ),
                     "compare_type": True,
                 },

@@ -10,6 +10,7 @@ import decimal
 import json
 import math
 import operator
+import re
 
 import orjson
 import sqlalchemy as sa
@@ -85,10 +86,16 @@ event_type = sa.Table(
     **_mysql_table_args(),
 )
 
+#: An event's id. On PostgreSQL a 64-bit number that also names the
+#: event's day (see event_id), elsewhere Panko's 32-bit one.
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite", "mysql")
+
 event = sa.Table(
     "event",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("id", EVENT_ID, primary_key=True),
+    # Unique on SQLite and MySQL. On PostgreSQL, whose event table is
+    # partitioned by day, event_message keeps it unique instead.
     sa.Column("message_id", sa.String(50), unique=True),
     sa.Column("generated", PreciseTimestamp()),
     sa.Column("raw", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
@@ -124,7 +131,20 @@ event = sa.Table(
         "generated",
         "message_id",
     ),
+    postgresql_partition_by="RANGE (id)",
     **_mysql_table_args(),
+)
+
+#: PostgreSQL only (revision 0006): every stored message_id, and the id
+#: of its event. Its primary key keeps message_ids unique across the
+#: day partitions of ``event`` (a unique index on a partitioned table
+#: must include the partition key), and it routes a lookup by
+#: message_id to the one partition that holds the event.
+event_message = sa.Table(
+    "event_message",
+    metadata,
+    sa.Column("message_id", sa.String(50), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False, index=True),
 )
 
 #: The text traits that the event's own row also keeps, each in the
@@ -160,12 +180,15 @@ def _trait_table(name, value_type, value_index):
         metadata,
         sa.Column(
             "event_id",
-            sa.Integer,
+            EVENT_ID,
+            # Not on PostgreSQL, where dropping a day's partition would
+            # otherwise check every trait table for rows naming it.
             sa.ForeignKey("event.id"),
             primary_key=True,
         ),
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("value", value_type),
+        postgresql_partition_by="RANGE (event_id)",
         **_mysql_table_args(),
     )
     value_index(table)
@@ -308,3 +331,108 @@ def load_trait_items(text: str) -> list:
         # NaN, which a float trait of a Panko database may hold, is
         # JSON only to the standard library.
         return json.loads(text)
+
+
+# PostgreSQL keeps events in partitions of whole days (revision 0006):
+# the expirer then drops a day's tables instead of deleting its rows.
+
+#: Bits of a PostgreSQL event id below its day: the id is
+#: ``day << DAY_SHIFT`` plus a number from the event_id_seq sequence.
+DAY_SHIFT = 40
+#: The sequence that numbers PostgreSQL's events.
+EVENT_ID_SEQUENCE = "event_id_seq"
+#: Each partitioned table and the column holding its event's id.
+PARTITIONED = (
+    ("event", "id"),
+    ("trait_text", "event_id"),
+    ("trait_int", "event_id"),
+    ("trait_float", "event_id"),
+    ("trait_datetime", "event_id"),
+)
+_EPOCH_DATE = _EPOCH.date()
+_PARTITION_NAME = re.compile(
+    r"^(?:event|trait_text|trait_int|trait_float|trait_datetime)_p\d{8}$"
+)
+_BOUNDS = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
+
+
+def event_day(generated) -> int:
+    """Days from 1970-01-01 to the day of ``generated`` (UTC, naive);
+    an event without a time counts as of that first day."""
+    if generated is None:
+        return 0
+    return (generated.date() - _EPOCH_DATE).days
+
+
+def event_id(day: int, sequence: int) -> int:
+    """The PostgreSQL id of an event of ``day`` numbered ``sequence``."""
+    return (day << DAY_SHIFT) + sequence
+
+
+def first_id(day: int) -> int:
+    """The lowest PostgreSQL event id of ``day``."""
+    return day << DAY_SHIFT
+
+
+def day_start(day: int) -> datetime.datetime:
+    """Midnight (naive UTC) at the start of ``day``."""
+    return _EPOCH + datetime.timedelta(days=day)
+
+
+def partition_name(table: str, day: int) -> str:
+    """The name of ``table``'s partition that starts on ``day``."""
+    date = _EPOCH_DATE + datetime.timedelta(days=day)
+    return f"{table}_p{date.year:04d}{date.month:02d}{date.day:02d}"
+
+
+def is_partition_name(name: str) -> bool:
+    return bool(_PARTITION_NAME.match(name))
+
+
+def partition_days(bind, table="event"):
+    """``[(first day, day after the last, name)]`` of ``table``'s
+    partitions, in order."""
+    rows = bind.execute(sa.text(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = CAST(:table AS regclass)"
+    ), {"table": table}).all()
+    found = []
+    for name, bound in rows:
+        match = _BOUNDS.search(bound or "")
+        if match is None:
+            continue  # not one of ours (a DEFAULT partition)
+        low, high = (int(value) for value in match.groups())
+        found.append((low >> DAY_SHIFT, high >> DAY_SHIFT, name))
+    return sorted(found)
+
+
+def create_partitions(bind, first, end):
+    """Partitions of every partitioned table for days [first, end)."""
+    for table, _ in PARTITIONED:
+        bind.exec_driver_sql(
+            f"CREATE TABLE {partition_name(table, first)} PARTITION OF "
+            f"{table} FOR VALUES FROM ({first_id(first)}) "
+            f"TO ({first_id(end)})"
+        )
+
+
+def include_object(dialect_name):
+    """Alembic's filter for comparing this metadata with a database of
+    ``dialect_name`` (what each backend's schema leaves out)."""
+
+    def include(obj, name, type_, reflected, compare_to):
+        if type_ == "index" and name in DDL_INDEXES:
+            return False
+        if dialect_name != "postgresql":
+            return not (type_ == "table" and name == "event_message")
+        if type_ == "table":
+            return not is_partition_name(name)
+        if type_ == "unique_constraint" and not reflected:
+            # event.message_id: event_message's primary key instead.
+            return obj.table.name != "event"
+        if type_ == "foreign_key_constraint" and not reflected:
+            return obj.referred_table.name != "event"
+        return True
+
+    return include

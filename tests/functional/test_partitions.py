@@ -1,0 +1,253 @@
+"""PostgreSQL's day partitions (revision 0006)."""
+
+import datetime
+import threading
+
+import sqlalchemy as sa
+from alembic import command
+
+from panko_like import storage
+from panko_like.storage import models
+from panko_like.storage.sqlalchemy import tables
+from tests.functional import backends
+
+Trait = models.Trait
+#: 2026-01-01 is day 20454 from 1970-01-01 (a multiple of 7).
+DAY0 = datetime.datetime(2026, 1, 1)
+
+
+def at(days, seconds=0):
+    return DAY0 + datetime.timedelta(days=days, seconds=seconds)
+
+
+def ev(message_id, generated, event_type="compute.instance.update"):
+    return models.Event(
+        message_id, event_type, generated,
+        [Trait("project_id", models.TEXT_TYPE, "p1"),
+         Trait("memory_mb", models.INT_TYPE, 2048)],
+        {"id": message_id},
+    )
+
+
+class PartitionScenarios:
+
+    def record_ok(self, conn, events):
+        self.assertEqual([], conn.record_events(events))
+
+    def partitions(self, table="event"):
+        with self.conn.engine.connect() as conn:
+            return [(first, end)
+                    for first, end, _ in tables.partition_days(conn, table)]
+
+    def day(self, days):
+        return tables.event_day(DAY0) + days
+
+    def test_each_day_has_its_partitions_and_ids_name_it(self):
+        self.record_ok(self.conn, [ev("a", at(0, 10)), ev("b", at(2, 86399)),
+                                   ev("c", at(0, 20))])
+        want = [(self.day(0), self.day(1)), (self.day(2), self.day(3))]
+        for table, _ in tables.PARTITIONED:
+            self.assertEqual(want, self.partitions(table))
+        with self.conn.engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT e.id, e.generated, m.event_id FROM event e "
+                "JOIN event_message m USING (message_id) ORDER BY e.id"
+            )).all()
+            trait_ids = set(conn.scalars(sa.text(
+                "SELECT event_id FROM trait_int")))
+        self.assertEqual(3, len(rows))
+        for event_id, generated, routed in rows:
+            self.assertEqual(tables.event_day(generated),
+                             event_id >> tables.DAY_SHIFT)
+            self.assertEqual(event_id, routed)
+        self.assertEqual({row[0] for row in rows}, trait_ids)
+        self.assertEqual(
+            ["a", "c", "b"],
+            [e.message_id for e in self.conn.get_events(
+                storage.EventFilter())])
+
+    def test_the_same_message_id_on_another_day_is_a_duplicate(self):
+        self.record_ok(self.conn, [ev("a", at(0))])
+        rejected = self.conn.record_events([ev("a", at(5)), ev("b", at(5))])
+        self.assertEqual([("a", models.Problem.DUPLICATE)],
+                         [(r.message_id, r.problem) for r in rejected])
+        self.assertEqual(["a", "b"], [
+            e.message_id for e in self.conn.get_events(storage.EventFilter())
+        ])
+        self.assertEqual(at(0), next(self.conn.get_events(
+            storage.EventFilter(message_id="a"))).generated)
+
+    def test_time_ranges_and_lookups_across_days(self):
+        events = [ev(f"m{n}", at(n, 3600 * n)) for n in range(6)]
+        self.record_ok(self.conn, events)
+        f = storage.EventFilter(start_timestamp=at(1, 3600),
+                                end_timestamp=at(4, 3600 * 4))
+        self.assertEqual(["m1", "m2", "m3", "m4"], [
+            e.message_id for e in self.conn.get_events(f)])
+        f = storage.EventFilter(start_timestamp=at(1, 3601),
+                                end_timestamp=at(4, 3600 * 4 - 1))
+        self.assertEqual(["m2", "m3"], [
+            e.message_id for e in self.conn.get_events(f)])
+        for event in events:
+            got = list(self.conn.get_events(
+                storage.EventFilter(message_id=event.message_id)))
+            self.assertEqual([event.message_id],
+                             [e.message_id for e in got])
+        page = self.conn.get_events(
+            storage.EventFilter(), storage.Pagination(limit=2, marker="m2"))
+        self.assertEqual(["m3", "m4"], [e.message_id for e in page])
+
+    def test_expired_days_are_dropped_whole(self):
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        old = [ev(f"old-{days}-{n}", now - datetime.timedelta(days=days),
+                  event_type="old.type")
+               for days in (10, 9, 8) for n in range(3)]
+        self.record_ok(self.conn, old + [ev("new", now)])
+        counts = []
+        while deleted := self.conn.clear_expired_data(5 * 86400, 2):
+            counts.append(deleted)
+        # Three days, each dropped whole whatever the batch size.
+        self.assertEqual([3, 3, 3], counts)
+        today = tables.event_day(now)
+        for table, _ in tables.PARTITIONED:
+            self.assertEqual([(today, today + 1)], self.partitions(table))
+        with self.conn.engine.connect() as conn:
+            self.assertEqual(["new"], conn.scalars(sa.text(
+                "SELECT message_id FROM event_message")).all())
+        self.assertEqual(["new"], [e.message_id for e in self.conn.get_events(
+            storage.EventFilter())])
+        self.assertNotIn("old.type", self.conn.get_event_types())
+        # The message_ids are free, and the day's partitions come back.
+        self.record_ok(self.conn, old[:1])
+        self.assertEqual(2, len(self.partitions()))
+
+    def test_a_day_with_an_event_the_cutoff_keeps_is_not_dropped(self):
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        self.record_ok(self.conn, [
+            ev("old", now - datetime.timedelta(days=9)),
+            ev("timeless", now - datetime.timedelta(days=9, seconds=1)),
+        ])
+        with self.conn.engine.begin() as conn:
+            conn.execute(sa.text(
+                "UPDATE event SET generated = NULL "
+                "WHERE message_id = 'timeless'"))
+        self.assertEqual(1, self.conn.clear_expired_data(5 * 86400, 10))
+        self.assertEqual(0, self.conn.clear_expired_data(5 * 86400, 10))
+        self.assertEqual(1, len(self.partitions()))
+        self.assertEqual(["timeless"], [
+            e.message_id for e in self.conn.get_events(
+                storage.EventFilter())])
+
+    def test_a_writer_recreates_a_day_the_expirer_dropped(self):
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        then = now - datetime.timedelta(days=9)
+        self.record_ok(self.conn, [ev("first", then)])
+        expirer = storage.get_connection(self.url, self.conf)
+        self.addCleanup(expirer.close)
+        self.assertEqual(1, expirer.clear_expired_data(5 * 86400, 10))
+        self.assertEqual([], self.partitions())
+        # This writer still believes the day has its partitions.
+        self.record_ok(self.conn, [ev("late", then)])
+        self.assertEqual(["late"], [
+            e.message_id for e in self.conn.get_events(
+                storage.EventFilter())])
+
+    def test_partition_days_groups_days_and_fits_between_others(self):
+        with self.conn.engine.begin() as conn:
+            tables.create_partitions(conn, self.day(6), self.day(7))
+        conf = backends.make_conf(
+            self.url, {("database", "partition_days"): 7})
+        weekly = storage.get_connection(self.url, conf)
+        self.addCleanup(weekly.close)
+        self.record_ok(weekly, [ev(f"d{n}", at(n)) for n in (4, 5, 6, 7, 15)])
+        self.assertEqual(
+            [(self.day(0), self.day(6)), (self.day(6), self.day(7)),
+             (self.day(7), self.day(14)), (self.day(14), self.day(21))],
+            self.partitions(),
+        )
+        self.assertEqual(5, len(list(weekly.get_events(
+            storage.EventFilter()))))
+
+    def test_concurrent_writers_share_new_days(self):
+        errors = []
+
+        def write(worker):
+            conn = storage.get_connection(self.url, self.conf)
+            try:
+                for batch in range(3):
+                    events = [ev(f"w{worker}-{batch}-{n}", at(n % 4, worker))
+                              for n in range(40)]
+                    rejected = conn.record_events(events)
+                    if rejected:
+                        errors.append(rejected)
+            except Exception as exc:  # reported by the assertion below
+                errors.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=write, args=(worker,))
+                   for worker in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual([], errors)
+        self.assertEqual(
+            [(self.day(n), self.day(n + 1)) for n in range(4)],
+            self.partitions())
+        self.assertEqual(480, len(list(self.conn.get_events(
+            storage.EventFilter()))))
+
+
+class UpgradeScenarios:
+    auto_upgrade = False
+
+    def test_upgrade_moves_stored_events_into_their_days(self):
+        with self.conn.engine.begin() as conn:
+            cfg = self.conn._alembic_config(conn)
+            command.upgrade(cfg, "0005_event_user_column")
+        with self.conn.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO event_type (id, \"desc\") VALUES (1, 'a.b')"))
+            conn.execute(sa.text(
+                "INSERT INTO event (id, message_id, generated, raw, "
+                "event_type_id) VALUES (7, 'seven', :g7, '{}', 1), "
+                "(9, 'nine', :g9, '{\"x\": 1}', 1)"),
+                {"g7": at(3, 5), "g9": at(-400)})
+            conn.execute(sa.text(
+                "INSERT INTO trait_text (event_id, key, value) VALUES "
+                "(7, 'project_id', 'p7'), (9, 'project_id', 'p9')"))
+            conn.execute(sa.text("SELECT setval('event_id_seq', 9)"))
+        self.conn.upgrade()
+        self.assertEqual([(self.day(-400), self.day(-399)),
+                          (self.day(3), self.day(4))],
+                         [(first, end) for first, end, _ in
+                          tables.partition_days(self.conn.engine.connect())])
+        got = list(self.conn.get_events(storage.EventFilter()))
+        self.assertEqual(["nine", "seven"], [e.message_id for e in got])
+        self.assertEqual([[("project_id", 1, "p9")], [("project_id", 1,
+                                                      "p7")]],
+                         [[(t.name, t.dtype, t.value) for t in e.traits]
+                          for e in got])
+        self.assertEqual({"x": 1}, got[0].raw)
+        # New events are numbered after the old ones, and duplicates of
+        # the old ones are refused.
+        rejected = self.conn.record_events([ev("seven", at(3)),
+                                            ev("ten", at(3))])
+        self.assertEqual(["seven"], [r.message_id for r in rejected])
+        with self.conn.engine.connect() as conn:
+            ids = dict(conn.execute(sa.text(
+                "SELECT message_id, id FROM event")).all())
+        self.assertEqual((self.day(3) << 40) + 7, ids["seven"])
+        self.assertEqual((self.day(-400) << 40) + 9, ids["nine"])
+        self.assertEqual(self.day(3), ids["ten"] >> 40)
+        self.assertGreater(ids["ten"] & ((1 << 40) - 1), 9)
+
+    def day(self, days):
+        return tables.event_day(DAY0) + days
+
+
+globals().update(backends.make_test_cases(
+    PartitionScenarios, names=("postgresql",)))
+globals().update(backends.make_test_cases(
+    UpgradeScenarios, names=("postgresql",)))
