@@ -687,33 +687,27 @@ class Connection(base.Connection):
         is a scalar subquery with LIMIT 1, which databases run per row
         and stop at the first match (an EXISTS would be planned as a
         join over every trait of the type).
+
+        On PostgreSQL the probes look in one partition at a time, the
+        newest first, until every row is found or none is left: planning
+        a probe over every partition of two tables costs more than
+        running it, and the newest day nearly always has them all.
         """
-        summary = t.event_type_trait
-        parts = []
-        for table, dtype in t.TABLE_DTYPES:
-            probe = (
-                sa.select(table.c.event_id)
-                .join(t.event, t.event.c.id == table.c.event_id)
-                .where(
-                    t.event.c.event_type_id == summary.c.event_type_id,
-                    table.c.key == summary.c.key,
-                )
-                .limit(1)
-                .scalar_subquery()
-            )
-            parts.append(
-                sa.select(summary.c.key, summary.c.dtype, probe).where(
-                    summary.c.event_type_id == _type_id(event_type),
-                    summary.c.dtype == dtype,
-                )
-            )
         with self.reader.connect() as conn:
-            rows = conn.execute(sa.union_all(*parts)).all()
-        return [
-            {"name": name, "data_type": dtype}
-            for name, dtype, found in sorted(rows)
-            if found is not None
-        ]
+            if self._partitions is None:
+                rows = conn.execute(_trait_types_query(event_type)).all()
+                return _trait_type_bodies(_found_trait_types(rows))
+            found = set()
+            summary = set()
+            for first, end, _ in reversed(t.partition_days(conn)):
+                rows = conn.execute(_trait_types_query(
+                    event_type, (t.first_id(first), t.first_id(end) - 1)
+                )).all()
+                summary = {(name, dtype) for name, dtype, _ in rows}
+                found.update(_found_trait_types(rows))
+                if len(found) == len(summary):
+                    break
+        return _trait_type_bodies(sorted(found))
 
     def get_traits(self, event_type, trait_name=None):
         result = []
@@ -1061,6 +1055,48 @@ def _events(rows, traits):
             yield models.Event.from_stored(
                 message_id, type_name, generated,
                 stored_traits=t.load_trait_items(stored), raw_text=raw)
+
+
+def _trait_types_query(event_type, ids=None):
+    """Each (name, dtype) of event_type_trait for ``event_type``, with an
+    event_id of that type having it, or NULL. ``ids``: the lowest and
+    highest event id to look among."""
+    summary = t.event_type_trait
+    parts = []
+    for table, dtype in t.TABLE_DTYPES:
+        probe = (
+            sa.select(table.c.event_id)
+            .join(t.event, t.event.c.id == table.c.event_id)
+            .where(
+                t.event.c.event_type_id == summary.c.event_type_id,
+                table.c.key == summary.c.key,
+            )
+            .limit(1)
+        )
+        if ids is not None:
+            # Literal bounds on both tables: the planner then keeps only
+            # their partitions of those days.
+            low, high = (sa.literal_column(str(int(i))) for i in ids)
+            probe = probe.where(table.c.event_id.between(low, high),
+                                t.event.c.id.between(low, high))
+        parts.append(
+            sa.select(summary.c.key, summary.c.dtype,
+                      probe.scalar_subquery()).where(
+                summary.c.event_type_id == _type_id(event_type),
+                summary.c.dtype == dtype,
+            )
+        )
+    return sa.union_all(*parts)
+
+
+def _found_trait_types(rows):
+    return sorted(
+        (name, dtype) for name, dtype, found in rows if found is not None
+    )
+
+
+def _trait_type_bodies(pairs):
+    return [{"name": name, "data_type": dtype} for name, dtype in pairs]
 
 
 def _type_id(event_type):

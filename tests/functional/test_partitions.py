@@ -97,6 +97,21 @@ class PartitionScenarios:
             storage.EventFilter(), storage.Pagination(limit=2, marker="m2"))
         self.assertEqual(["m3", "m4"], [e.message_id for e in page])
 
+    def test_trait_types_found_in_older_days_only(self):
+        older = models.Event("old", "compute.instance.update", at(0),
+                             [Trait("rare", models.FLOAT_TYPE, 1.5),
+                              Trait("gone", models.TEXT_TYPE, "x")], None)
+        self.record_ok(self.conn, [older, ev("new", at(9))])
+        with self.conn.engine.begin() as conn:
+            # A summary row outliving its traits (their events deleted).
+            conn.execute(sa.text("DELETE FROM trait_text WHERE key = 'gone'"))
+        self.assertEqual(
+            [{"name": "memory_mb", "data_type": models.INT_TYPE},
+             {"name": "project_id", "data_type": models.TEXT_TYPE},
+             {"name": "rare", "data_type": models.FLOAT_TYPE}],
+            self.conn.get_trait_types("compute.instance.update"))
+        self.assertEqual([], self.conn.get_trait_types("no.such.type"))
+
     def test_expired_days_are_dropped_whole(self):
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
         old = [ev(f"old-{days}-{n}", now - datetime.timedelta(days=days),
@@ -219,10 +234,11 @@ class UpgradeScenarios:
                 "(7, 'project_id', 'p7'), (9, 'project_id', 'p9')"))
             conn.execute(sa.text("SELECT setval('event_id_seq', 9)"))
         self.conn.upgrade()
+        with self.conn.engine.connect() as conn:
+            days = [(first, end)
+                    for first, end, _ in tables.partition_days(conn)]
         self.assertEqual([(self.day(-400), self.day(-399)),
-                          (self.day(3), self.day(4))],
-                         [(first, end) for first, end, _ in
-                          tables.partition_days(self.conn.engine.connect())])
+                          (self.day(3), self.day(4))], days)
         got = list(self.conn.get_events(storage.EventFilter()))
         self.assertEqual(["nine", "seven"], [e.message_id for e in got])
         self.assertEqual([[("project_id", 1, "p9")], [("project_id", 1,
