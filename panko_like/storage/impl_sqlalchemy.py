@@ -788,9 +788,8 @@ class Connection(base.Connection):
                     )
                 self._delete_orphan_types(conn)
             self._partitions.forget()
-            LOG.info("Dropped the partitions of %s to %s: %d events",
-                     t.day_start(first).date(),
-                     t.day_start(end - 1).date(), count)
+            LOG.info("Dropped the partitions of %d day(s) from %s: %d "
+                     "events", end - first, t.day_start(first).date(), count)
             if count:
                 return count
         return None
@@ -878,9 +877,9 @@ class _DayPartitions:
             for day in sorted(days):
                 if not self._covered(day):
                     first, end = self._free_range(day)
-                    LOG.info("Creating the partitions of %s to %s",
-                             t.day_start(first).date(),
-                             t.day_start(end - 1).date())
+                    LOG.info("Creating the partitions of %d day(s) "
+                             "from %s", end - first,
+                             t.day_start(first).date())
                     t.create_partitions(conn, first, end)
                     bisect.insort(self._ranges, (first, end))
 
