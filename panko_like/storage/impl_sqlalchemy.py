@@ -758,30 +758,38 @@ class Connection(base.Connection):
         held, or None when there is none to drop.
 
         A partition holding an event that the cutoff keeps (one without
-        a time, say) is left to the row-by-row deletion.
+        a time, which only Panko wrote) is left to the row-by-row
+        deletion.
         """
         with self.reader.connect() as conn:
             partitions = t.partition_days(conn)
         for first, end, name in partitions:
             if t.day_start(end) > cutoff:
                 break
-            with self.engine.begin() as conn:
-                kept = conn.execute(sa.text(
-                    f"SELECT 1 FROM {name} WHERE generated >= :cutoff "
-                    "OR generated IS NULL LIMIT 1"
-                ), {"cutoff": cutoff}).first()
-                if kept is not None:
+            kept = sa.text(f"SELECT 1 FROM {name} WHERE generated >= :cutoff "
+                           "OR generated IS NULL LIMIT 1")
+            with self.reader.connect() as conn:
+                if conn.execute(kept, {"cutoff": cutoff}).first():
                     continue
-                # Every event has its message_id there (the API and
-                # Panko both require one), so these are the events.
-                count = conn.execute(
-                    sa.delete(t.event_message).where(
-                        t.event_message.c.event_id >= t.first_id(first),
-                        t.event_message.c.event_id < t.first_id(end),
-                    )
-                ).rowcount
-                # In the writers' order of tables, so that neither waits
-                # for the other holding what it needs next.
+            message_ids = sa.delete(t.event_message).where(
+                t.event_message.c.event_id >= t.first_id(first),
+                t.event_message.c.event_id < t.first_id(end),
+            )
+            # The day's message_ids first, outside the lock below: most
+            # of the work, and none of it blocks the readers.
+            with self.engine.begin() as conn:
+                count = conn.execute(message_ids).rowcount
+            with self.engine.begin() as conn:
+                # Every parent at once, in the writers' order of tables:
+                # dropping a partition takes its parent whole, and no
+                # writer is then midway through a batch into that day.
+                conn.exec_driver_sql(
+                    "LOCK TABLE "
+                    + ", ".join(f"ONLY {table}" for table, _ in t.PARTITIONED)
+                    + " IN ACCESS EXCLUSIVE MODE"
+                )
+                # An event of that day written meanwhile goes with it.
+                count += conn.execute(message_ids).rowcount
                 for table, _ in t.PARTITIONED:
                     conn.exec_driver_sql(
                         f"DROP TABLE {t.partition_name(table, first)}"
