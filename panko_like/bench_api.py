@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.parse
 
-from panko_like import bench, service, storage
+from panko_like import bench, storage
 from panko_like.storage import models
 
 ADMIN = {"X-User-Id": "bench-admin", "X-Project-Id": "bench-admin-project",
@@ -205,6 +205,7 @@ class Server:
         self.config = os.path.join(directory, "panko_like.conf")
         with open(self.config, "w") as f:
             f.write(f"[database]\nconnection = {url}\n"
+                    f"partition_days = {bench.PARTITION_DAYS}\n"
                     f"[api]\nauth_mode = noauth\nworkers = {workers}\n"
                     f"max_limit = {max_limit}\n"
                     # A sync worker is killed when one request outlasts
@@ -575,8 +576,7 @@ class _Counted:
 
 
 def expire_while_serving(server, url, expected, args):
-    conf = service.prepare_service([], config_files=[])
-    conn = storage.get_connection(url, conf)
+    conn = storage.get_connection(url, bench.bench_conf(url))
     requests = newest_pages(expected) + show_requests(
         expected.newer_samples())
     try:
@@ -665,7 +665,7 @@ def main(argv=None):
 
 def _run(args, workload, expected, scratch, directory, result):
     url = scratch.create("")
-    conf = service.prepare_service([], config_files=[])
+    conf = bench.bench_conf(url)
     conn = storage.get_connection(url, conf)
     conn.upgrade()
     conn.close()

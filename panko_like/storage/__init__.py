@@ -56,16 +56,18 @@ OPTS = [
     ),
     cfg.IntOpt(
         "partition_days",
-        default=1,
         min=1,
         max=3660,
         help="PostgreSQL: days of events per partition of the event and "
         "trait tables. The expirer drops a partition whole once all its "
         "days have expired, and deletes row by row only in the partition "
-        "the cutoff falls in; every query that names no time range reads "
-        "every partition. Keep (time to live / partition_days) in the "
-        "hundreds at most, or raise max_locks_per_transaction. Applies "
-        "to partitions created after a change.",
+        "the cutoff falls in; a query that names no time range reads "
+        "(and locks) every partition, so keep the partitions retained "
+        "(time to live / partition_days) to a few dozen, or raise "
+        "PostgreSQL's max_locks_per_transaction. Unset: 1 day when "
+        "event_time_to_live is at most 60 days, else its 60th part "
+        "(rounded up), and 30 days when events are kept forever. "
+        "Applies to partitions created after a change.",
     ),
     cfg.IntOpt(
         "max_pool_size",

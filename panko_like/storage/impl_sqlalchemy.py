@@ -135,9 +135,8 @@ class Connection(base.Connection):
             )
         self._partitions = None
         if self.dialect == "postgresql":
-            db = conf.database if conf is not None else None
             self._partitions = _DayPartitions(
-                self.engine, db.partition_days if db is not None else 1
+                self.engine, partition_width(conf)
             )
         # Fail now, inside get_connection_from_config's retries, rather
         # than on the first request.
@@ -846,6 +845,30 @@ class Connection(base.Connection):
             self._delete_ids(conn, ids)
             self._delete_orphan_types(conn)
         return len(ids)
+
+
+#: About how many partitions an automatic width keeps (see
+#: partition_width): few enough that a query reading them all plans
+#: and locks a few hundred tables at most.
+RETAINED_PARTITIONS = 60
+#: The automatic width when events are kept forever.
+FOREVER_WIDTH = 30
+
+
+def partition_width(conf) -> int:
+    """Days per PostgreSQL partition: ``[database] partition_days``, or
+    when unset one chosen from ``event_time_to_live`` so that about
+    RETAINED_PARTITIONS of them hold what is kept (one day each for a
+    time to live of up to that many days)."""
+    if conf is None:
+        return 1
+    db = conf.database
+    if db.partition_days is not None:
+        return db.partition_days
+    if db.event_time_to_live <= 0:
+        return FOREVER_WIDTH
+    kept_days = math.ceil(db.event_time_to_live / 86400)
+    return max(1, math.ceil(kept_days / RETAINED_PARTITIONS))
 
 
 class _DayPartitions:

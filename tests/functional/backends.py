@@ -264,6 +264,8 @@ class BackendTestCase(unittest.TestCase):
     backend_name = "sqlite"
     #: Run the driver's upgrade() before the test.
     auto_upgrade = True
+    #: Options of the test's configuration: ``{(group, name): value}``.
+    conf_overrides = {}
 
     def setUp(self):
         super().setUp()
@@ -275,7 +277,7 @@ class BackendTestCase(unittest.TestCase):
             self.skipTest(reason)
         self.url = backend.create()
         self.addCleanup(backend.drop, self.url)
-        self.conf = make_conf(self.url)
+        self.conf = make_conf(self.url, self.conf_overrides)
         self.conn = storage.get_connection(self.url, self.conf)
         self.addCleanup(self.conn.close)
         if self.auto_upgrade:

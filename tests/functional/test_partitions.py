@@ -30,6 +30,7 @@ def ev(message_id, generated, event_type="compute.instance.update"):
 
 
 class PartitionScenarios:
+    conf_overrides = {("database", "partition_days"): 1}
 
     def record_ok(self, conn, events):
         self.assertEqual([], conn.record_events(events))
@@ -183,6 +184,20 @@ class PartitionScenarios:
         self.assertEqual(5, len(list(weekly.get_events(
             storage.EventFilter()))))
 
+    def test_unset_width_follows_the_time_to_live(self):
+        for ttl, days in ((-1, 30), (365 * 86400, 7), (30 * 86400, 1)):
+            with self.subTest(ttl=ttl):
+                conf = backends.make_conf(self.url, {
+                    ("database", "event_time_to_live"): ttl})
+                conn = storage.get_connection(self.url, conf)
+                self.addCleanup(conn.close)
+                conn.clear()
+                conn.upgrade()
+                # Aligned on multiples of the width from 1970-01-01.
+                first = tables.event_day(at(100)) // days * days
+                self.record_ok(conn, [ev(f"w{days}", at(100))])
+                self.assertEqual([(first, first + days)], self.partitions())
+
     def test_concurrent_writers_share_new_days(self):
         errors = []
 
@@ -216,6 +231,7 @@ class PartitionScenarios:
 
 class UpgradeScenarios:
     auto_upgrade = False
+    conf_overrides = {("database", "partition_days"): 1}
 
     def test_upgrade_moves_stored_events_into_their_days(self):
         with self.conn.engine.begin() as conn:
@@ -234,11 +250,10 @@ class UpgradeScenarios:
                 "(7, 'project_id', 'p7'), (9, 'project_id', 'p9')"))
             conn.execute(sa.text("SELECT setval('event_id_seq', 9)"))
         self.conn.upgrade()
-        with self.conn.engine.connect() as conn:
-            days = [(first, end)
-                    for first, end, _ in tables.partition_days(conn)]
-        self.assertEqual([(self.day(-400), self.day(-399)),
-                          (self.day(3), self.day(4))], days)
+        # 404 days of stored events: partitions of 7 days (at most about
+        # 60 of them), aligned on multiples of 7 days from 1970-01-01.
+        self.assertEqual([(self.day(-406), self.day(-399)),
+                          (self.day(0), self.day(7))], self.days())
         got = list(self.conn.get_events(storage.EventFilter()))
         self.assertEqual(["nine", "seven"], [e.message_id for e in got])
         self.assertEqual([[("project_id", 1, "p9")], [("project_id", 1,
@@ -258,6 +273,41 @@ class UpgradeScenarios:
         self.assertEqual((self.day(-400) << 40) + 9, ids["nine"])
         self.assertEqual(self.day(3), ids["ten"] >> 40)
         self.assertGreater(ids["ten"] & ((1 << 40) - 1), 9)
+        # Days the stored ones' partitions leave out get the writers'
+        # own (one day each by default).
+        self.assertEqual([], self.conn.record_events([ev("eleven", at(8))]))
+        self.assertEqual([(self.day(-406), self.day(-399)),
+                          (self.day(0), self.day(7)),
+                          (self.day(8), self.day(9))], self.days())
+
+    def test_upgrade_of_a_few_days_keeps_one_partition_a_day(self):
+        self.store_old_events({7: at(3, 5), 9: at(5), 11: None})
+        self.conn.upgrade()
+        # The event without a time counts as of 1970-01-01.
+        self.assertEqual([(0, 1), (self.day(3), self.day(4)),
+                          (self.day(5), self.day(6))], self.days())
+        self.assertEqual(3, len(list(self.conn.get_events(
+            storage.EventFilter()))))
+
+    def store_old_events(self, generated):
+        with self.conn.engine.begin() as conn:
+            cfg = self.conn._alembic_config(conn)
+            command.upgrade(cfg, "0005_event_user_column")
+        with self.conn.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO event_type (id, \"desc\") VALUES (1, 'a.b')"))
+            for event_id, when in generated.items():
+                conn.execute(sa.text(
+                    "INSERT INTO event (id, message_id, generated, raw, "
+                    "event_type_id) VALUES (:id, :m, :g, '{}', 1)"),
+                    {"id": event_id, "m": f"m{event_id}", "g": when})
+            conn.execute(sa.text("SELECT setval('event_id_seq', :n)"),
+                         {"n": max(generated)})
+
+    def days(self):
+        with self.conn.engine.connect() as conn:
+            return [(first, end)
+                    for first, end, _ in tables.partition_days(conn)]
 
     def day(self, days):
         return tables.event_day(DAY0) + days

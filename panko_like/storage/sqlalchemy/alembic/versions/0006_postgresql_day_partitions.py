@@ -17,11 +17,16 @@ would have to check.
 
 The events already stored are copied into the new tables with their
 ids moved into their day (``day << 40`` plus the old id; the sequence
-goes on from the highest old id, so new ids never meet them). Other
-databases are not changed.
+goes on from the highest old id, so new ids never meet them). They get
+at most about MAX_STORED_PARTITIONS partitions, each as many days wide
+as that takes: a Panko database keeps every event forever by default,
+and one partition per day of years of events would make every query
+without a time range plan and lock thousands of tables. Other databases
+are not changed.
 """
 
 import datetime
+import math
 
 from alembic import op
 
@@ -32,6 +37,8 @@ depends_on = None
 
 _TRAITS = ("trait_text", "trait_int", "trait_float", "trait_datetime")
 _DAY = "(CAST(generated AS date) - DATE '1970-01-01')"
+#: About the most partitions (per table) given to the stored events.
+MAX_STORED_PARTITIONS = 60
 
 
 def upgrade():
@@ -61,20 +68,39 @@ def upgrade():
         )
     _create_tables(bind)
     days = bind.exec_driver_sql(
-        f"SELECT DISTINCT coalesce({_DAY}, 0) FROM unpartitioned_event"
+        f"SELECT DISTINCT {_DAY} FROM unpartitioned_event"
     ).scalars().all()
-    for day in sorted(days):
+    for first, end in _stored_ranges(days):
         for table in ("event", *_TRAITS):
             bind.exec_driver_sql(
-                f"CREATE TABLE {_partition(table, day)} PARTITION OF "
-                f"{table} FOR VALUES FROM ({day << 40}) "
-                f"TO ({(day + 1) << 40})"
+                f"CREATE TABLE {_partition(table, first)} PARTITION OF "
+                f"{table} FOR VALUES FROM ({first << 40}) "
+                f"TO ({end << 40})"
             )
     _copy_rows(bind)
     for table in (*_TRAITS, "event"):
         bind.exec_driver_sql(f"DROP TABLE unpartitioned_{table} CASCADE")
     _create_indexes(bind)
     bind.exec_driver_sql("ANALYZE event_message")
+
+
+def _stored_ranges(days):
+    """``[(first day, day after the last)]`` covering ``days``: ranges
+    of one width, aligned on its multiples from 1970-01-01 (as writers
+    align theirs), wide enough for about MAX_STORED_PARTITIONS of them
+    to span every day. Writers give the days these leave out partitions
+    of ``[database] partition_days``.
+
+    A day of None stands for the events without a time, which go to
+    day 0 (see tables.event_day) but do not widen the ranges.
+    """
+    dated = [day for day in days if day is not None]
+    span = max(dated) - min(dated) + 1 if dated else 1
+    width = max(1, math.ceil(span / MAX_STORED_PARTITIONS))
+    firsts = sorted({
+        (0 if day is None else day) // width * width for day in days
+    })
+    return [(first, first + width) for first in firsts]
 
 
 def _partition(table, day):
