@@ -234,21 +234,12 @@ class UpgradeScenarios:
     conf_overrides = {("database", "partition_days"): 1}
 
     def test_upgrade_moves_stored_events_into_their_days(self):
+        self.store_old_events([(7, "seven", at(3, 5), "{}"),
+                               (9, "nine", at(-400), '{"x": 1}')])
         with self.conn.engine.begin() as conn:
-            cfg = self.conn._alembic_config(conn)
-            command.upgrade(cfg, "0005_event_user_column")
-        with self.conn.engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO event_type (id, \"desc\") VALUES (1, 'a.b')"))
-            conn.execute(sa.text(
-                "INSERT INTO event (id, message_id, generated, raw, "
-                "event_type_id) VALUES (7, 'seven', :g7, '{}', 1), "
-                "(9, 'nine', :g9, '{\"x\": 1}', 1)"),
-                {"g7": at(3, 5), "g9": at(-400)})
             conn.execute(sa.text(
                 "INSERT INTO trait_text (event_id, key, value) VALUES "
                 "(7, 'project_id', 'p7'), (9, 'project_id', 'p9')"))
-            conn.execute(sa.text("SELECT setval('event_id_seq', 9)"))
         self.conn.upgrade()
         # 404 days of stored events: partitions of 7 days (at most about
         # 60 of them), aligned on multiples of 7 days from 1970-01-01.
@@ -281,7 +272,9 @@ class UpgradeScenarios:
                           (self.day(8), self.day(9))], self.days())
 
     def test_upgrade_of_a_few_days_keeps_one_partition_a_day(self):
-        self.store_old_events({7: at(3, 5), 9: at(5), 11: None})
+        self.store_old_events([(7, "m7", at(3, 5), "{}"),
+                               (9, "m9", at(5), "{}"),
+                               (11, "m11", None, "{}")])
         self.conn.upgrade()
         # The event without a time counts as of 1970-01-01.
         self.assertEqual([(0, 1), (self.day(3), self.day(4)),
@@ -289,20 +282,22 @@ class UpgradeScenarios:
         self.assertEqual(3, len(list(self.conn.get_events(
             storage.EventFilter()))))
 
-    def store_old_events(self, generated):
+    def store_old_events(self, rows):
+        """Events of type a.b at revision 0005: (id, message_id,
+        generated, raw) each."""
         with self.conn.engine.begin() as conn:
             cfg = self.conn._alembic_config(conn)
             command.upgrade(cfg, "0005_event_user_column")
         with self.conn.engine.begin() as conn:
             conn.execute(sa.text(
                 "INSERT INTO event_type (id, \"desc\") VALUES (1, 'a.b')"))
-            for event_id, when in generated.items():
-                conn.execute(sa.text(
-                    "INSERT INTO event (id, message_id, generated, raw, "
-                    "event_type_id) VALUES (:id, :m, :g, '{}', 1)"),
-                    {"id": event_id, "m": f"m{event_id}", "g": when})
+            conn.execute(sa.text(
+                "INSERT INTO event (id, message_id, generated, raw, "
+                "event_type_id) VALUES (:id, :m, :g, :raw, 1)"),
+                [{"id": i, "m": m, "g": g, "raw": raw}
+                 for i, m, g, raw in rows])
             conn.execute(sa.text("SELECT setval('event_id_seq', :n)"),
-                         {"n": max(generated)})
+                         {"n": max(row[0] for row in rows)})
 
     def days(self):
         with self.conn.engine.connect() as conn:
