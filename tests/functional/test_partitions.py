@@ -29,11 +29,10 @@ def ev(message_id, generated, event_type="compute.instance.update"):
     )
 
 
-class PartitionScenarios:
-    conf_overrides = {("database", "partition_days"): 1}
+class DayPartitioned:
+    """One partition per day, and how to read them."""
 
-    def record_ok(self, conn, events):
-        self.assertEqual([], conn.record_events(events))
+    conf_overrides = {("database", "partition_days"): 1}
 
     def partitions(self, table="event"):
         with self.conn.engine.connect() as conn:
@@ -42,6 +41,12 @@ class PartitionScenarios:
 
     def day(self, days):
         return tables.event_day(DAY0) + days
+
+
+class PartitionScenarios(DayPartitioned):
+
+    def record_ok(self, conn, events):
+        self.assertEqual([], conn.record_events(events))
 
     def test_each_day_has_its_partitions_and_ids_name_it(self):
         self.record_ok(self.conn, [ev("a", at(0, 10)), ev("b", at(2, 86399)),
@@ -229,9 +234,8 @@ class PartitionScenarios:
             storage.EventFilter()))))
 
 
-class UpgradeScenarios:
+class UpgradeScenarios(DayPartitioned):
     auto_upgrade = False
-    conf_overrides = {("database", "partition_days"): 1}
 
     def test_upgrade_moves_stored_events_into_their_days(self):
         self.store_old_events([(7, "seven", at(3, 5), "{}"),
@@ -244,7 +248,7 @@ class UpgradeScenarios:
         # 404 days of stored events: partitions of 7 days (at most about
         # 60 of them), aligned on multiples of 7 days from 1970-01-01.
         self.assertEqual([(self.day(-406), self.day(-399)),
-                          (self.day(0), self.day(7))], self.days())
+                          (self.day(0), self.day(7))], self.partitions())
         got = list(self.conn.get_events(storage.EventFilter()))
         self.assertEqual(["nine", "seven"], [e.message_id for e in got])
         self.assertEqual([[("project_id", 1, "p9")], [("project_id", 1,
@@ -269,7 +273,7 @@ class UpgradeScenarios:
         self.assertEqual([], self.conn.record_events([ev("eleven", at(8))]))
         self.assertEqual([(self.day(-406), self.day(-399)),
                           (self.day(0), self.day(7)),
-                          (self.day(8), self.day(9))], self.days())
+                          (self.day(8), self.day(9))], self.partitions())
 
     def test_upgrade_of_a_few_days_keeps_one_partition_a_day(self):
         self.store_old_events([(7, "m7", at(3, 5), "{}"),
@@ -278,7 +282,7 @@ class UpgradeScenarios:
         self.conn.upgrade()
         # The event without a time counts as of 1970-01-01.
         self.assertEqual([(0, 1), (self.day(3), self.day(4)),
-                          (self.day(5), self.day(6))], self.days())
+                          (self.day(5), self.day(6))], self.partitions())
         self.assertEqual(3, len(list(self.conn.get_events(
             storage.EventFilter()))))
 
@@ -298,14 +302,6 @@ class UpgradeScenarios:
                  for i, m, g, raw in rows])
             conn.execute(sa.text("SELECT setval('event_id_seq', :n)"),
                          {"n": max(row[0] for row in rows)})
-
-    def days(self):
-        with self.conn.engine.connect() as conn:
-            return [(first, end)
-                    for first, end, _ in tables.partition_days(conn)]
-
-    def day(self, days):
-        return tables.event_day(DAY0) + days
 
 
 globals().update(backends.make_test_cases(
