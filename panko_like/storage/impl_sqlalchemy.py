@@ -751,55 +751,45 @@ class Connection(base.Connection):
             conditions.append(column.between(min(ids), max(ids)))
         return conditions
 
-    def _drop_expired_day(self, cutoff):
-        """PostgreSQL: drop the oldest partition whose days have all
-        expired, with its events' message_ids; return how many events it
-        held, or None when there is none to drop.
+    def _drop_expired_partitions(self, cutoff):
+        """PostgreSQL: drop every partition whose days have all expired,
+        then free their events' message_ids; return how many were
+        freed.
 
         A partition holding an event that the cutoff keeps (one without
         a time, which only Panko wrote) is left to the row-by-row
         deletion.
         """
         with self.reader.connect() as conn:
-            partitions = t.partition_days(conn)
-        for first, end, name in partitions:
-            if t.day_start(end) > cutoff:
-                break
-            kept = sa.text(f"SELECT 1 FROM {name} WHERE generated >= :cutoff "
-                           "OR generated IS NULL LIMIT 1")
-            with self.reader.connect() as conn:
-                if conn.execute(kept, {"cutoff": cutoff}).first():
-                    continue
-            message_ids = sa.delete(t.event_message).where(
-                t.event_message.c.event_id >= t.first_id(first),
-                t.event_message.c.event_id < t.first_id(end),
-            )
-            # The day's message_ids first, outside the lock below: most
-            # of the work, and none of it blocks the readers.
-            with self.engine.begin() as conn:
-                count = conn.execute(message_ids).rowcount
+            expired = [
+                (first, end) for first, end, name in t.partition_days(conn)
+                if t.day_start(end) <= cutoff
+                and not _keeps_an_event(conn, name, cutoff)
+            ]
+        if not expired:
+            return 0
+        for first, end in expired:
             with self.engine.begin() as conn:
                 # Every parent at once, in the writers' order of tables:
                 # dropping a partition takes its parent whole, and no
-                # writer is then midway through a batch into that day.
+                # writer is then midway through a batch into those days.
                 conn.exec_driver_sql(
                     "LOCK TABLE "
                     + ", ".join(f"ONLY {table}" for table, _ in t.PARTITIONED)
                     + " IN ACCESS EXCLUSIVE MODE"
                 )
-                # An event of that day written meanwhile goes with it.
-                count += conn.execute(message_ids).rowcount
                 for table, _ in t.PARTITIONED:
                     conn.exec_driver_sql(
                         f"DROP TABLE {t.partition_name(table, first)}"
                     )
                 self._delete_orphan_types(conn)
-            self._partitions.forget()
-            LOG.info("Dropped the partitions of %d day(s) from %s: %d "
-                     "events", end - first, t.day_start(first).date(), count)
-            if count:
-                return count
-        return None
+            LOG.info("Dropped the partitions of %d day(s) from %s",
+                     end - first, t.day_start(first).date())
+        self._partitions.forget()
+        with self.engine.begin() as conn:
+            count = _free_message_ids(conn, t.first_id(expired[-1][1]))
+        LOG.info("Freed the message_ids of %d expired events", count)
+        return count
 
     def _delete_orphan_types(self, conn):
         summary = t.event_type_trait
@@ -819,10 +809,10 @@ class Connection(base.Connection):
             tzinfo=None
         ) - datetime.timedelta(seconds=ttl)
         if self._partitions is not None:
-            # A day whose events have all expired goes whole, whatever
-            # max_count: dropping its tables takes no longer for more.
-            dropped = self._drop_expired_day(cutoff)
-            if dropped is not None:
+            # Partitions whose days have all expired go whole, whatever
+            # max_count: dropping their tables takes no longer for more.
+            dropped = self._drop_expired_partitions(cutoff)
+            if dropped:
                 return dropped
         with self.engine.begin() as conn:
             ids = conn.scalars(
@@ -937,6 +927,39 @@ class _LostRace(Exception):
 # serialization failure. The transaction was rolled back whole.
 _TRANSIENT_MYSQL = (1205, 1213)
 _TRANSIENT_SQLSTATE = ("40001", "40P01")
+
+
+def _keeps_an_event(conn, partition, cutoff):
+    """Whether an event partition whose days all precede ``cutoff``
+    still holds an event that it keeps: one without a time, or (were
+    its id not to name its day) a later one. Each is one probe of the
+    (generated, message_id) index."""
+    for condition in ("generated IS NULL", "generated >= :cutoff"):
+        query = sa.text(f"SELECT 1 FROM {partition} WHERE {condition} "
+                        "LIMIT 1")
+        if conn.execute(query, {"cutoff": cutoff}).first():
+            return True
+    return False
+
+
+def _free_message_ids(conn, below):
+    """PostgreSQL: delete, in one pass over event_message, the
+    message_ids of events numbered below ``below`` that are gone; return
+    how many.
+
+    It follows the dropping of partitions rather than preceding it, so
+    that no lock is held meanwhile; it also frees what an interrupted
+    earlier run left. Until it ends, an expired event sent again is
+    refused as a duplicate. An event kept below ``below`` (in a
+    partition holding an event without a time, or in one that a late
+    writer created anew) keeps its message_id: the bound on ``event``
+    limits that check to the partitions below it.
+    """
+    return conn.execute(sa.text(
+        "DELETE FROM event_message m WHERE m.event_id < :below "
+        "AND NOT EXISTS (SELECT 1 FROM event e "
+        "WHERE e.id = m.event_id AND e.id < :below)"
+    ), {"below": below}).rowcount
 
 
 def _is_transient(exc: sa_exc.DBAPIError) -> bool:

@@ -127,8 +127,9 @@ class PartitionScenarios(DayPartitioned):
         counts = []
         while deleted := self.conn.clear_expired_data(5 * 86400, 2):
             counts.append(deleted)
-        # Three days, each dropped whole whatever the batch size.
-        self.assertEqual([3, 3, 3], counts)
+        # Three days, all dropped whole in one call whatever the batch
+        # size.
+        self.assertEqual([9], counts)
         today = tables.event_day(now)
         for table, _ in tables.PARTITIONED:
             self.assertEqual([(today, today + 1)], self.partitions(table))
@@ -142,22 +143,57 @@ class PartitionScenarios(DayPartitioned):
         self.record_ok(self.conn, old[:1])
         self.assertEqual(2, len(self.partitions()))
 
+    def message_ids(self):
+        with self.conn.engine.connect() as conn:
+            return conn.scalars(sa.text(
+                "SELECT message_id FROM event_message ORDER BY 1")).all()
+
     def test_a_day_with_an_event_the_cutoff_keeps_is_not_dropped(self):
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
         self.record_ok(self.conn, [
-            ev("old", now - datetime.timedelta(days=9)),
-            ev("timeless", now - datetime.timedelta(days=9, seconds=1)),
+            ev("old", noon - datetime.timedelta(days=12)),
+            ev("timeless", noon - datetime.timedelta(days=12, seconds=1)),
+            ev("older", noon - datetime.timedelta(days=9)),
+            ev("oldest", noon - datetime.timedelta(days=10)),
         ])
         with self.conn.engine.begin() as conn:
             conn.execute(sa.text(
                 "UPDATE event SET generated = NULL "
                 "WHERE message_id = 'timeless'"))
+        # The two later days go whole; the message_ids of the day kept
+        # stay, though freeing them reads every id below the later days.
+        self.assertEqual(2, self.conn.clear_expired_data(5 * 86400, 10))
+        self.assertEqual(["old", "timeless"], self.message_ids())
         self.assertEqual(1, self.conn.clear_expired_data(5 * 86400, 10))
         self.assertEqual(0, self.conn.clear_expired_data(5 * 86400, 10))
         self.assertEqual(1, len(self.partitions()))
+        self.assertEqual(["timeless"], self.message_ids())
         self.assertEqual(["timeless"], [
             e.message_id for e in self.conn.get_events(
                 storage.EventFilter())])
+        rejected = self.conn.record_events([ev("timeless", now)])
+        self.assertEqual([models.Problem.DUPLICATE],
+                         [r.problem for r in rejected])
+
+    def test_message_ids_an_interrupted_expiry_left_are_freed(self):
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        self.record_ok(self.conn, [
+            ev("a", now - datetime.timedelta(days=10)),
+            ev("b", now - datetime.timedelta(days=8)),
+            ev("new", now),
+        ])
+        # A run that dropped a day's partitions and stopped there.
+        day = tables.event_day(now - datetime.timedelta(days=10))
+        with self.conn.engine.begin() as conn:
+            for table, _ in tables.PARTITIONED:
+                conn.exec_driver_sql(
+                    f"DROP TABLE {tables.partition_name(table, day)}")
+        self.assertEqual(["a", "b", "new"], self.message_ids())
+        # The next run frees them with its own day's.
+        self.assertEqual(2, self.conn.clear_expired_data(5 * 86400, 10))
+        self.assertEqual(["new"], self.message_ids())
+        self.record_ok(self.conn, [ev("a", now)])
 
     def test_a_writer_recreates_a_day_the_expirer_dropped(self):
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
