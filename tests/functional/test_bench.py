@@ -96,3 +96,31 @@ class TestUnreachableServer(testtools.TestCase):
                 self.assertEqual(1, result.returncode)
                 self.assertIn("cannot reach the", result.stderr)
                 self.assertNotIn("Traceback", result.stderr)
+
+
+class TestScanSkipped(testtools.TestCase):
+    """``--scan-repeat 0`` leaves (i) out of the run and of its report;
+    a negative count is refused."""
+
+    def test_scan_skipped(self):
+        out = os.path.join(tempfile.mkdtemp(), "bench.json")
+        self.addCleanup(os.remove, out)
+        result = run("panko-like-bench", "-n", "600", "--repeat", "1",
+                     "--scan-repeat", "0", "--floor-events", "0",
+                     "--json", out, timeout=600)
+        self.assertIn("every answer checked: OK", result.stdout)
+        self.assertNotIn("i_state_values", result.stdout)
+        with open(out) as f:
+            figures = json.load(f)
+        self.assertEqual([], figures["failures"])
+        self.assertNotIn("i_state_values", figures["queries"])
+        self.assertIn("h_first_page", figures["queries"])
+        table = run("panko-like-bench", "--report", out).stdout
+        self.assertIn("(h) p50 / p95 ms", table)
+        self.assertNotIn("(i)", table)
+
+    def test_negative_scan_repeat_is_refused(self):
+        result = run("panko-like-bench", "--scan-repeat", "-1", check=False)
+        self.assertEqual(2, result.returncode)
+        self.assertIn("must not be negative: -1", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
