@@ -8,14 +8,18 @@ authenticated v2 API.
 """
 
 import functools
+import inspect
+import types
 
 import pecan
 import pecan.core
 import pecan.routing
 import pecan.util
+from oslo_middleware import base as oslo_middleware_base
 from oslo_middleware import cors, http_proxy_to_wsgi, request_id
 from oslo_middleware.healthcheck import Healthcheck
 from oslo_middleware.healthcheck import opts as healthcheck_opts
+from oslo_policy import _checks as policy_checks
 
 from panko_like.api import auth, errors, healthcheck, hooks, policies
 from panko_like.api.controllers import root
@@ -47,7 +51,7 @@ def setup_app(conf):
     The storage connection is opened on the first request that needs
     it, so a server may build the app and then fork its workers.
     """
-    _remember_controller_signatures()
+    _remember_signatures()
     holder = hooks.StorageHolder(conf)
     enforcer = policies.make_enforcer(conf)
     pecan_app = pecan.Pecan(
@@ -70,29 +74,41 @@ def setup_app(conf):
     return app
 
 
-def _remember_controller_signatures():
-    """Let pecan read each controller's signature once, not per request.
+def _remember_signatures():
+    """Let pecan, oslo.middleware and oslo.policy read each function's
+    signature once, not on every request.
 
     pecan 1.x inspects the ``_route`` and the controller it routes to on
     every request (and builds a namedtuple class each time): a tenth of
-    the CPU of showing one event. A signature only depends on the
-    function, so the answer for each function is kept. Idempotent.
+    the CPU of showing one event. oslo.middleware inspects each
+    middleware's ``process_response``, and oslo.policy each check's
+    ``__call__``, on every request too: together another tenth. A
+    signature only depends on the function, so the answer for each
+    function is kept. Idempotent.
     """
     if getattr(pecan.core.getargspec, "remembers", False):
         return
-    inspect_signature = pecan.util.getargspec
+    pecan_signature = _remembered(pecan.util.getargspec)
+    pecan.core.getargspec = pecan_signature
+    pecan.routing.getargspec = pecan_signature
+    oslo_middleware_base.getfullargspec = _remembered(
+        inspect.getfullargspec)
+    # oslo.policy calls inspect.getfullargspec through its module.
+    policy_checks.inspect = types.SimpleNamespace(
+        getfullargspec=_remembered(inspect.getfullargspec))
 
+
+def _remembered(inspect_signature):
     @functools.lru_cache(maxsize=256)
     def of_function(function):
         return inspect_signature(function)
 
-    def getargspec(controller):
+    def signature(callable_):
         # A bound method's signature is its function's, self included.
-        return of_function(getattr(controller, "__func__", controller))
+        return of_function(getattr(callable_, "__func__", callable_))
 
-    getargspec.remembers = True
-    pecan.core.getargspec = getargspec
-    pecan.routing.getargspec = getargspec
+    signature.remembers = True
+    return signature
 
 
 def _healthcheck(conf, holder):

@@ -166,8 +166,8 @@ class TestControllerSignatures(unittest.TestCase):
         def plain(x, y):
             pass
 
-        app._remember_controller_signatures()
-        app._remember_controller_signatures()  # idempotent
+        app._remember_signatures()
+        app._remember_signatures()  # idempotent
         for controller in (Controller().index, Controller()._route,
                            Controller().index, plain):
             with self.subTest(controller=controller):
@@ -175,3 +175,38 @@ class TestControllerSignatures(unittest.TestCase):
                                  pecan.core.getargspec(controller))
         self.assertEqual(["self", "a", "b"],
                          pecan.core.getargspec(Controller().index).args)
+
+    def test_remembered_signatures_are_inspects(self):
+        import inspect
+
+        from oslo_middleware import base as middleware_base
+        from oslo_policy import _checks
+
+        from panko_like.api import app
+
+        class Check:
+            def __call__(self, target, creds, enforcer, current_rule):
+                pass
+
+        class Legacy:
+            def __call__(self, target, creds, enforcer):
+                pass
+
+        def plain(x, y=2):
+            pass
+
+        app._remember_signatures()
+        for remembered in (middleware_base.getfullargspec,
+                           _checks.inspect.getfullargspec):
+            for function in (Check().__call__, Legacy().__call__,
+                             Check().__call__, plain):
+                with self.subTest(function=function):
+                    self.assertEqual(inspect.getfullargspec(function),
+                                     remembered(function))
+        # What oslo.policy decides with it: both kinds of check run.
+        calls = []
+        Check.__call__ = lambda self, t, c, e, rule: calls.append(rule)
+        Legacy.__call__ = lambda self, t, c, e: calls.append("legacy")
+        _checks._check(Check(), {}, {}, None, "rule")
+        _checks._check(Legacy(), {}, {}, None, "rule")
+        self.assertEqual(["rule", "legacy"], calls)
