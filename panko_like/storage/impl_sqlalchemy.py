@@ -793,14 +793,10 @@ class Connection(base.Connection):
 
     def _delete_orphan_types(self, conn):
         summary = t.event_type_trait
-        used = sa.select(t.event.c.event_type_id).where(
-            t.event.c.event_type_id == summary.c.event_type_id
-        )
-        conn.execute(sa.delete(summary).where(~sa.exists(used)))
-        used = sa.select(t.event.c.event_type_id).where(
-            t.event.c.event_type_id == t.event_type.c.id
-        )
-        conn.execute(sa.delete(t.event_type).where(~sa.exists(used)))
+        conn.execute(sa.delete(summary).where(
+            _no_event_of_type(summary.c.event_type_id)))
+        conn.execute(sa.delete(t.event_type).where(
+            _no_event_of_type(t.event_type.c.id)))
 
     def clear_expired_data(self, ttl, max_count):
         if max_count < 1:
@@ -927,6 +923,25 @@ class _LostRace(Exception):
 # serialization failure. The transaction was rolled back whole.
 _TRANSIENT_MYSQL = (1205, 1213)
 _TRANSIENT_SQLSTATE = ("40001", "40P01")
+
+
+def _no_event_of_type(type_id):
+    """True where no event has the type ``type_id``.
+
+    A scalar subquery in the order of the (event_type_id, generated,
+    message_id) index, so that each type costs the first entry of that
+    index in each partition. PostgreSQL plans NOT EXISTS here as an anti
+    join whose inner side builds a bitmap of the type's every event in a
+    partition: 1.7 s for 104 summary rows at 5,000,000 events.
+    """
+    first = (
+        sa.select(sa.literal(1))
+        .where(t.event.c.event_type_id == type_id)
+        .order_by(t.event.c.generated)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first.is_(None)
 
 
 def _keeps_an_event(conn, partition, cutoff):
