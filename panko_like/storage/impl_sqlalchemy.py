@@ -779,8 +779,11 @@ class Connection(base.Connection):
                     + " IN ACCESS EXCLUSIVE MODE"
                 )
                 for table, _ in t.PARTITIONED:
+                    # IF EXISTS: another expirer may have dropped it
+                    # while this one waited for the lock.
                     conn.exec_driver_sql(
-                        f"DROP TABLE {t.partition_name(table, first)}"
+                        "DROP TABLE IF EXISTS "
+                        + t.partition_name(table, first)
                     )
                 self._delete_orphan_types(conn)
             LOG.info("Dropped the partitions of %d day(s) from %s",

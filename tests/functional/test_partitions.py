@@ -195,6 +195,37 @@ class PartitionScenarios(DayPartitioned):
         self.assertEqual(["new"], self.message_ids())
         self.record_ok(self.conn, [ev("a", now)])
 
+    def test_two_expirers_at_once_count_each_event_once(self):
+        now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        old = [ev(f"old-{days}-{n}", now - datetime.timedelta(days=days))
+               for days in range(8, 20) for n in range(2)]
+        self.record_ok(self.conn, old + [ev("new", now)])
+        expirers = [storage.get_connection(self.url, self.conf)
+                    for _ in range(2)]
+        for expirer in expirers:
+            self.addCleanup(expirer.close)
+        start = threading.Barrier(2)
+        counts, errors = [], []
+
+        def expire(conn):
+            start.wait()
+            try:
+                while deleted := conn.clear_expired_data(5 * 86400, 5):
+                    counts.append(deleted)
+            except Exception as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=expire, args=(expirer,))
+                   for expirer in expirers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertEqual(len(old), sum(counts))
+        self.assertEqual(["new"], self.message_ids())
+        self.assertEqual(1, len(self.partitions()))
+
     def test_a_writer_recreates_a_day_the_expirer_dropped(self):
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
         then = now - datetime.timedelta(days=9)
