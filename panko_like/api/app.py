@@ -9,7 +9,6 @@ authenticated v2 API.
 
 import functools
 import inspect
-import types
 
 import pecan
 import pecan.core
@@ -94,8 +93,7 @@ def _remember_signatures():
     oslo_middleware_base.getfullargspec = _remembered(
         inspect.getfullargspec)
     # oslo.policy calls inspect.getfullargspec through its module.
-    policy_checks.inspect = types.SimpleNamespace(
-        getfullargspec=_remembered(inspect.getfullargspec))
+    policy_checks.inspect = _InspectRemembering()
 
 
 def _remembered(inspect_signature):
@@ -109,6 +107,15 @@ def _remembered(inspect_signature):
 
     signature.remembers = True
     return signature
+
+
+class _InspectRemembering:
+    """The inspect module, but for a remembering getfullargspec."""
+
+    getfullargspec = staticmethod(_remembered(inspect.getfullargspec))
+
+    def __getattr__(self, name):
+        return getattr(inspect, name)
 
 
 def _healthcheck(conf, holder):
