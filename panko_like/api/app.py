@@ -90,8 +90,7 @@ def _remember_signatures():
     pecan_signature = _remembered(pecan.util.getargspec)
     pecan.core.getargspec = pecan_signature
     pecan.routing.getargspec = pecan_signature
-    oslo_middleware_base.getfullargspec = _remembered(
-        inspect.getfullargspec)
+    oslo_middleware_base.getfullargspec = _InspectRemembering.getfullargspec
     # oslo.policy calls inspect.getfullargspec through its module.
     policy_checks.inspect = _InspectRemembering()
 
