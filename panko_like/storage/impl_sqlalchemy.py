@@ -215,6 +215,10 @@ class Connection(base.Connection):
     # Writes
 
     def record_events(self, events):
+        if self._partitions is not None:
+            stored = self._reconnecting(self._store_streaming, events)
+            if stored is not None:
+                return stored
         rejected = []
         accepted = {}
         for event in events:
@@ -260,6 +264,46 @@ class Connection(base.Connection):
                 LOG.warning("Batch refused by the database: %s", exc.orig)
                 break
         return self._store_one_by_one(prepared)
+
+    def _store_streaming(self, events):
+        """PostgreSQL: store a batch whose traits and payloads are
+        checked while COPY streams, or None to take the careful path.
+
+        Most batches are valid and new. Checking each event's head
+        (message_id, type, time) is enough to claim the message_ids;
+        the rest of the checks and the encoding then run while the
+        server writes the rows before them (see _copy_rows), instead of
+        before it has anything to do. Any doubt (an event checked
+        invalid, a message_id given twice, a lost race) rolls the whole
+        batch back and returns None: record_events then checks every
+        event first and stores the valid ones, as on other backends.
+        """
+        prepared = []
+        seen = set()
+        try:
+            for event in events:
+                event.validate_head()
+                if event.message_id in seen:
+                    return None
+                seen.add(event.message_id)
+                prepared.append((event, _UNCHECKED))
+        except models.InvalidEvent:
+            return None
+        if not prepared:
+            return None
+        try:
+            self._ensure_partitions(prepared)
+            with self.engine.begin() as conn:
+                return self._store_partitioned(conn, prepared)
+        except models.InvalidEvent:
+            return None
+        except (sa_exc.IntegrityError, sa_exc.DataError, _LostRace):
+            self._partitions.forget()
+            return None
+        except sa_exc.OperationalError as exc:
+            if not _is_transient(exc):
+                raise
+            return None
 
     def _store_one_by_one(self, prepared):
         """Isolate the events the database refuses, one per transaction."""
@@ -334,9 +378,15 @@ class Connection(base.Connection):
             ),
             {"m": list(ids), "i": list(ids.values())},
         ))
-        rejected = [_duplicate(event.message_id, "already stored")
-                    for event, _ in prepared
-                    if event.message_id not in claimed]
+        rejected = []
+        for event, raw in prepared:
+            if event.message_id not in claimed:
+                if raw is _UNCHECKED:
+                    # As the careful path would, an invalid event is
+                    # refused as invalid rather than as a duplicate.
+                    event.validate_traits()
+                    models.dump_raw(event.raw)
+                rejected.append(_duplicate(event.message_id, "already stored"))
         todo = [item for item in prepared if item[0].message_id in claimed]
         if not todo:
             return rejected
@@ -425,32 +475,37 @@ class Connection(base.Connection):
                              rows[table.name])
 
     def _copy_rows(self, conn, todo, type_ids, ids):
-        """PostgreSQL: every row of the batch by binary COPY, into the
-        partitioned tables (which route each row to its day)."""
-        traits = {table.name: [] for table, _ in t.TABLE_DTYPES}
+        rows = {name: [] for name in _COPY_TRAIT_TYPES}
+        events = []
         tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}
+        text_rows = rows["trait_text"]
 
-        def events():
-            # Rows are made while COPY streams the ones before them, so
-            # the server works on them meanwhile.
+        def text_traits():
             for event, raw in todo:
+                if raw is _UNCHECKED:
+                    event.validate_traits()
+                    raw = None if event.raw is None else models.dump_raw(
+                        event.raw)
                 event_id = ids[event.message_id]
                 for trait in event.traits:
-                    traits[tables[trait.dtype]].append(
+                    rows[tables[trait.dtype]].append(
                         (event_id, trait.name, trait.value)
                     )
-                yield (
+                events.append((
                     event_id, event.message_id, event.generated, raw,
                     type_ids[event.event_type], *_id_columns(event),
                     t.encode_traits(event.traits),
-                )
+                ))
+                yield from text_rows
+                text_rows.clear()
 
-        _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES,
-              events())
-        for table, _ in t.TABLE_DTYPES:
-            if traits[table.name]:
-                _copy(conn, table.name, ("event_id", "key", "value"),
-                      _COPY_TRAIT_TYPES[table.name], traits[table.name])
+        _copy(conn, "trait_text", ("event_id", "key", "value"),
+              _COPY_TRAIT_TYPES["trait_text"], text_traits())
+        _copy(conn, "event", _COPY_EVENT_COLUMNS, _COPY_EVENT_TYPES, events)
+        for name, types in _COPY_TRAIT_TYPES.items():
+            if name != "trait_text" and rows[name]:
+                _copy(conn, name, ("event_id", "key", "value"), types,
+                      rows[name])
 
     def _insert_summary(self, conn, todo, type_ids):
         pairs = {
@@ -916,6 +971,11 @@ class _DayPartitions:
             elif low > day:
                 end = min(end, low)
         return first, end
+
+
+#: In place of the dumped payload of an event _store_streaming has not
+#: checked beyond its head yet.
+_UNCHECKED = object()
 
 
 class _LostRace(Exception):

@@ -145,10 +145,11 @@ def _to_text(value: Any) -> str | None:
         )
     if "\x00" in value:
         raise ValueError("text contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text is not valid Unicode") from None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text is not valid Unicode") from None
     return value
 
 
@@ -235,7 +236,11 @@ class Trait:
     @classmethod
     def checked(cls, name: Any, dtype: Any, value: Any) -> "Trait":
         """Build a trait, converting ``value``; raise InvalidEvent."""
-        check_name(name, "trait name", MAX_TRAIT_NAME_LENGTH)
+        if name.__class__ is not str or name not in _TRAIT_NAMES:
+            check_name(name, "trait name", MAX_TRAIT_NAME_LENGTH)
+            if len(_TRAIT_NAMES) >= _TRAIT_NAMES_KEPT:
+                _TRAIT_NAMES.clear()
+            _TRAIT_NAMES.add(name)
         try:
             return cls(name, dtype, convert_value(dtype, value))
         except InvalidEvent as exc:
@@ -252,6 +257,11 @@ class Trait:
         """The value as the v2 API prints it (Panko's rules)."""
         return value_text(self.value)
 
+
+#: Trait names that passed check_name: a deployment's events share a
+#: few hundred at most, checked again only when this many are kept.
+_TRAIT_NAMES: set[str] = set()
+_TRAIT_NAMES_KEPT = 4096
 
 #: ``Event.raw`` of an event built from stored JSON text not read yet.
 _UNREAD = object()
@@ -342,6 +352,12 @@ class Event:
 
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
+        self.validate_head()
+        self.validate_traits()
+
+    def validate_head(self) -> None:
+        """Check (and normalize) the message_id, event type and time:
+        the first half of :meth:`validate`."""
         check_name(self.message_id, "message_id", MAX_MESSAGE_ID_LENGTH)
         check_name(self.event_type, "event_type", MAX_EVENT_TYPE_LENGTH)
         if not isinstance(self.generated, datetime.datetime):
@@ -350,6 +366,10 @@ class Event:
             self.generated = to_naive_utc(self.generated)
         except ValueError as exc:
             raise InvalidEvent(Problem.INVALID, f"generated: {exc}") from None
+
+    def validate_traits(self) -> None:
+        """Check (and convert) the traits: the second half of
+        :meth:`validate`. Running it again changes nothing."""
         if not isinstance(self.traits, list):
             raise InvalidEvent(Problem.INVALID, "traits must be a list")
         self.traits = [
@@ -358,7 +378,9 @@ class Event:
         ]
         seen = set()
         for trait in self.traits:
-            key = (trait.name, _storage_class(trait.dtype))
+            # dtype 0 is kept with the text traits (_storage_class).
+            key = (trait.name,
+                   TEXT_TYPE if trait.dtype == NONE_TYPE else trait.dtype)
             if key in seen:
                 raise InvalidEvent(
                     Problem.INCOMPATIBLE_TRAIT,
@@ -384,10 +406,43 @@ def _storage_class(dtype: int) -> int:
     return TEXT_TYPE if dtype == NONE_TYPE else dtype
 
 
+#: orjson writes these types itself; json.dumps refuses them (or, for
+#: subclasses of str, int, dict and list, writes them its own way), so
+#: orjson hands them back and dump_raw asks json.dumps.
+_RAW_OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME
+                | orjson.OPT_PASSTHROUGH_DATACLASS
+                | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
 def dump_raw(raw: Any) -> str:
-    """Serialize a raw payload as JSON; raise InvalidEvent if too large."""
+    """Serialize a raw payload as compact JSON; raise InvalidEvent if it
+    is not JSON or too large.
+
+    orjson writes most payloads several times faster than json.dumps;
+    what it refuses (a lone surrogate, an integer beyond 64 bits, a key
+    that is not a string) and what it may have written as ``null`` (a
+    NaN or an infinity, which are not JSON) goes to json.dumps, which
+    writes the same text or gives its own error. A ``uuid.UUID`` or an
+    ``enum.Enum``, which json.dumps refuses, is written as its value.
+    """
     try:
-        text = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+        data = orjson.dumps(raw, option=_RAW_OPTIONS)
+    except TypeError:
+        data = None
+    if data is None or b"null" in data:
+        return _dump_raw_slowly(raw)
+    if len(data) > MAX_RAW_SIZE:
+        raise InvalidEvent(
+            Problem.TOO_LARGE,
+            f"raw payload of {len(data)} bytes is larger than {MAX_RAW_SIZE}",
+        )
+    return data.decode()
+
+
+def _dump_raw_slowly(raw: Any) -> str:
+    try:
+        text = json.dumps(raw, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(
             Problem.INVALID, f"raw payload is not JSON: {exc}"

@@ -192,6 +192,52 @@ class StorageScenarios:
         self.assertEqual([("f", 2.5), ("n", 42)],
                          sorted((t.name, t.value) for t in traits))
 
+    def test_bad_trait_or_payload_among_good_events(self):
+        # Every head is valid: on PostgreSQL the batch is first written
+        # while its traits are checked, then rolled back and stored
+        # again without the bad ones.
+        good = [ev(f"good-{i:02d}", generated=T0 + datetime.timedelta(
+                    days=i % 3),
+                   traits=[Trait("n", models.INT_TYPE, i),
+                           Trait("s", models.TEXT_TYPE, f"v{i}")],
+                   raw={"i": i})
+                for i in range(30)]
+        bad_trait = ev("bad-trait", traits=[
+            Trait("s", models.TEXT_TYPE, "written first"),
+            Trait("n", models.INT_TYPE, "not a number")])
+        bad_raw = ev("bad-raw", traits=[Trait("s", models.TEXT_TYPE, "x")],
+                     raw={"not json": {1, 2}})
+        nan_raw = ev("nan-raw", raw={"f": float("nan")})
+        rejected = self.conn.record_events(
+            good[:10] + [bad_trait] + good[10:20] + [bad_raw, nan_raw]
+            + good[20:])
+        self.assertEqual(
+            {"bad-trait": "incompatible_trait", "bad-raw": "invalid",
+             "nan-raw": "invalid"},
+            {r.message_id: r.problem.value for r in rejected})
+        self.assertEqual(sorted(e.message_id for e in good),
+                         sorted(self.ids()))
+        traits = self.conn.get_traits("compute.instance.create.end", "s")
+        self.assertEqual(sorted(f"v{i}" for i in range(30)),
+                         sorted(t.value for t in traits))
+        (one,) = list(self.conn.get_events(
+            storage.EventFilter(message_id="good-07")))
+        self.assertEqual({"i": 7}, one.raw)
+        self.assertEqual([("n", 7), ("s", "v7")],
+                         [(t.name, t.value) for t in one.traits])
+
+    def test_invalid_event_is_refused_as_invalid_even_when_known(self):
+        self.record_ok([ev("a"), ev("b")])
+        rejected = self.conn.record_events([
+            ev("a", traits=[Trait("n", models.INT_TYPE, "x")]),
+            ev("b"),
+            ev("c"),
+        ])
+        self.assertEqual(
+            [("a", "incompatible_trait"), ("b", "duplicate")],
+            sorted((r.message_id, r.problem.value) for r in rejected))
+        self.assertEqual(["a", "b", "c"], sorted(self.ids()))
+
     def test_same_name_different_types_is_allowed(self):
         self.record_ok([ev("a", traits=[Trait("v", 1, "1"),
                                         Trait("v", 2, 1)])])

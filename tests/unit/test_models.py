@@ -110,7 +110,7 @@ class TestTraitAndEvent(unittest.TestCase):
                 bad.validate()
 
     def test_dump_raw(self):
-        self.assertEqual('{"a": "é"}', models.dump_raw({"a": "é"}))
+        self.assertEqual('{"a":"é"}', models.dump_raw({"a": "é"}))
         with self.assertRaises(models.InvalidEvent) as ctx:
             models.dump_raw({"a": float("nan")})
         self.assertEqual(models.Problem.INVALID, ctx.exception.problem)
