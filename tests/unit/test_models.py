@@ -73,6 +73,36 @@ class TestTraitAndEvent(unittest.TestCase):
                 models.Trait.checked(name, 1, "x")
             self.assertEqual(models.Problem.INVALID, caught.exception.problem)
 
+    def test_trait_names_refused_every_time(self):
+        # Names that pass are remembered; one that failed never is.
+        models.Trait.checked("fine", 1, "x")
+        self.assertEqual("fine", models.Trait.checked("fine", 1, "y").name)
+        for _ in range(2):
+            with self.assertRaises(models.InvalidEvent):
+                models.Trait.checked("a\x00b", 1, "x")
+        # A str subclass equal to a remembered name is still checked.
+
+        class Name(str):
+            pass
+
+        self.assertEqual("fine", models.Trait.checked(Name("fine"), 1, "x")
+                         .name)
+        with self.assertRaises(models.InvalidEvent):
+            models.Trait.checked(["fine"], 1, "x")
+
+    def test_validate_traits_twice_changes_nothing(self):
+        when = datetime.datetime(2020, 1, 1, 5)
+        event = models.Event("m", "t", when, [
+            models.Trait("n", 2, "5"), models.Trait("f", 3, "2.5"),
+            models.Trait("d", 4, "2020-01-01T05:00:00+01:00"),
+            models.Trait("s", 0, 7)])
+        event.validate_traits()
+        first = list(event.traits)
+        event.validate_traits()
+        self.assertEqual(first, event.traits)
+        self.assertEqual([5, 2.5, datetime.datetime(2020, 1, 1, 4), "7"],
+                         [trait.value for trait in event.traits])
+
     def test_value_as_text_follows_panko(self):
         cases = [
             (models.FLOAT_TYPE, 1e16, "1e+16"),
@@ -116,6 +146,52 @@ class TestTraitAndEvent(unittest.TestCase):
         self.assertEqual(models.Problem.INVALID, ctx.exception.problem)
         with self.assertRaises(models.InvalidEvent) as ctx:
             models.dump_raw("x" * models.MAX_RAW_SIZE)
+        self.assertEqual(models.Problem.TOO_LARGE, ctx.exception.problem)
+
+    def test_dump_raw_as_the_standard_library_would(self):
+        # orjson writes most payloads; what it refuses or may have
+        # written differently goes to json.dumps. Either way the text
+        # is the standard library's compact JSON, or the same refusal.
+        def compact(value):
+            return json.dumps(value, ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":"))
+
+        class Text(str):
+            pass
+
+        accepted = [
+            {"a": [1, 2.5, True, None, "é\u2028"], "b": {"c": {}}},
+            {1: "int key", None: "null key"},
+            {"big": 2**70, "small": -(2**64)},
+            ("tuple", 1),
+            {"sub": Text("text")},
+            "null",
+            [],
+            0.1,
+        ]
+        for value in accepted:
+            with self.subTest(value=value):
+                self.assertEqual(json.loads(compact(value)),
+                                 json.loads(models.dump_raw(value)))
+                self.assertEqual(compact(value).replace(" ", ""),
+                                 models.dump_raw(value).replace(" ", ""))
+        refused = [
+            {"a": float("nan")}, [float("inf")], -math.inf,
+            {"when": datetime.datetime(2020, 1, 1)}, {"set": {1}},
+            {"surrogate": "a\ud800"}, {"a\udfff": 1},
+        ]
+        for value in refused:
+            with self.subTest(value=value), self.assertRaises(
+                    models.InvalidEvent) as ctx:
+                models.dump_raw(value)
+            self.assertEqual(models.Problem.INVALID, ctx.exception.problem)
+        # The limit counts the UTF-8 bytes of the compact text; a payload
+        # of exactly that many is taken.
+        fits = "é" * ((models.MAX_RAW_SIZE - 2) // 2)
+        self.assertEqual(models.MAX_RAW_SIZE,
+                         len(models.dump_raw(fits).encode()))
+        with self.assertRaises(models.InvalidEvent) as ctx:
+            models.dump_raw([fits])
         self.assertEqual(models.Problem.TOO_LARGE, ctx.exception.problem)
 
 
