@@ -475,6 +475,15 @@ class Connection(base.Connection):
                              rows[table.name])
 
     def _copy_rows(self, conn, todo, type_ids, ids):
+        """PostgreSQL: every row of the batch by binary COPY, into the
+        partitioned tables (which route each row to its day).
+
+        The text traits, the largest table, go first: each event is
+        checked (if _store_streaming has not) and its rows of every
+        table made while COPY streams the text traits of the events
+        before it, so that the server writes while this process works.
+        The rows of the other tables, made on the way, follow.
+        """
         rows = {name: [] for name in _COPY_TRAIT_TYPES}
         events = []
         tables = {dtype: table.name for dtype, table in t.TRAIT_TABLES.items()}

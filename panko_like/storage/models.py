@@ -378,7 +378,7 @@ class Event:
         ]
         seen = set()
         for trait in self.traits:
-            # dtype 0 is kept with the text traits (_storage_class).
+            # dtype 0 is kept with the text traits, as Panko did.
             key = (trait.name,
                    TEXT_TYPE if trait.dtype == NONE_TYPE else trait.dtype)
             if key in seen:
@@ -399,11 +399,6 @@ def traits_from_items(items: list) -> list[Trait]:
               if dtype == DATETIME_TYPE and value is not None else value)
         for name, dtype, value in items
     ]
-
-
-def _storage_class(dtype: int) -> int:
-    # dtype 0 is kept with the text traits, as Panko did.
-    return TEXT_TYPE if dtype == NONE_TYPE else dtype
 
 
 #: orjson writes these types itself; json.dumps refuses them (or, for
