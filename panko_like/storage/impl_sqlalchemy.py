@@ -297,8 +297,11 @@ class Connection(base.Connection):
                 return self._store_partitioned(conn, prepared)
         except models.InvalidEvent:
             return None
-        except (sa_exc.IntegrityError, sa_exc.DataError, _LostRace):
+        except (sa_exc.IntegrityError, _LostRace):
+            # Perhaps a day's partition dropped by the expirer meanwhile.
             self._partitions.forget()
+            return None
+        except sa_exc.DataError:
             return None
         except sa_exc.OperationalError as exc:
             if not _is_transient(exc):
@@ -385,7 +388,8 @@ class Connection(base.Connection):
                     # As the careful path would, an invalid event is
                     # refused as invalid rather than as a duplicate.
                     event.validate_traits()
-                    models.dump_raw(event.raw)
+                    if event.raw is not None:
+                        models.dump_raw(event.raw)
                 rejected.append(_duplicate(event.message_id, "already stored"))
         todo = [item for item in prepared if item[0].message_id in claimed]
         if not todo:
