@@ -413,7 +413,7 @@ class Connection(base.Connection):
             message_id = getattr(event, "message_id", None)
             try:
                 event.validate()
-                raw = None if event.raw is None else models.dump_raw(event.raw)
+                raw = event.dumped_raw()
                 doc = event_document(event, raw)
                 _check_size(doc, len(event.traits))
             except models.InvalidEvent as exc:

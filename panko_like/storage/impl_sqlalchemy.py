@@ -225,7 +225,7 @@ class Connection(base.Connection):
             message_id = getattr(event, "message_id", None)
             try:
                 event.validate()
-                raw = None if event.raw is None else models.dump_raw(event.raw)
+                raw = event.dumped_raw()
             except models.InvalidEvent as exc:
                 rejected.append(
                     models.Rejected(message_id, exc.problem, exc.reason)
@@ -387,9 +387,7 @@ class Connection(base.Connection):
                 if raw is _UNCHECKED:
                     # As the careful path would, an invalid event is
                     # refused as invalid rather than as a duplicate.
-                    event.validate_traits()
-                    if event.raw is not None:
-                        models.dump_raw(event.raw)
+                    _check_the_rest(event)
                 rejected.append(_duplicate(event.message_id, "already stored"))
         todo = [item for item in prepared if item[0].message_id in claimed]
         if not todo:
@@ -496,9 +494,7 @@ class Connection(base.Connection):
         def text_traits():
             for event, raw in todo:
                 if raw is _UNCHECKED:
-                    event.validate_traits()
-                    raw = None if event.raw is None else models.dump_raw(
-                        event.raw)
+                    raw = _check_the_rest(event)
                 event_id = ids[event.message_id]
                 for trait in event.traits:
                     rows[tables[trait.dtype]].append(
@@ -989,6 +985,13 @@ class _DayPartitions:
 #: In place of the dumped payload of an event _store_streaming has not
 #: checked beyond its head yet.
 _UNCHECKED = object()
+
+
+def _check_the_rest(event):
+    """What Event.validate checks beyond validate_head; return the
+    dumped raw payload (see _store_streaming)."""
+    event.validate_traits()
+    return event.dumped_raw()
 
 
 class _LostRace(Exception):

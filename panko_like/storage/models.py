@@ -350,6 +350,11 @@ class Event:
                 f"generated={self.generated!r}, traits={self.traits!r}, "
                 f"raw={self.raw!r})")
 
+    def dumped_raw(self) -> str | None:
+        """The raw payload as the JSON text drivers store (see
+        dump_raw), or None for none; raise InvalidEvent."""
+        return None if self.raw is None else dump_raw(self.raw)
+
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
         self.validate_head()
