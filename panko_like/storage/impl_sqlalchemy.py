@@ -18,6 +18,7 @@ memory.
 """
 
 import bisect
+import contextlib
 import datetime
 import functools
 import math
@@ -156,6 +157,20 @@ class Connection(base.Connection):
         orig = getattr(exc, "orig", None)
         return super()._describe(orig or exc)
 
+    @contextlib.contextmanager
+    def _writing(self):
+        """A write transaction (engine.begin()).
+
+        On SQLite it takes the database's write lock first (BEGIN
+        IMMEDIATE): what the transaction reads before its first write,
+        such as an event type's id, then cannot be deleted by another
+        process before it commits. SQLite checks no foreign key.
+        """
+        with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
     # Schema
 
     def _alembic_config(self, conn) -> alembic.config.Config:
@@ -245,7 +260,7 @@ class Connection(base.Connection):
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
                 self._ensure_partitions(prepared)
-                with self.engine.begin() as conn:
+                with self._writing() as conn:
                     return self._store_batch(conn, prepared)
             except (sa_exc.IntegrityError, _LostRace) as exc:
                 # Another writer stored one of these message_ids (or
@@ -314,7 +329,7 @@ class Connection(base.Connection):
         for item in prepared:
             try:
                 self._ensure_partitions([item])
-                with self.engine.begin() as conn:
+                with self._writing() as conn:
                     rejected.extend(self._store_batch(conn, [item]))
             except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
                 message_id = item[0].message_id
@@ -859,11 +874,35 @@ class Connection(base.Connection):
         return count
 
     def _delete_orphan_types(self, conn):
+        """Delete the event types that no event has, and their rows of
+        event_type_trait.
+
+        A writer storing events of a type holds a shared lock on the
+        type's row (its foreign key check) until it commits, and has
+        written its trait types by then. Such types are skipped rather
+        than waited for: the types are locked first, skipping those
+        locked, then each is checked again by the deletes, which see
+        what writers committed meanwhile. A writer that looked a type
+        up before this deleted it fails its foreign key check, and
+        stores its batch again under the type made anew (on SQLite,
+        which checks none, the writer's lock keeps this from running
+        meanwhile: see _writing).
+        """
+        locked = conn.scalars(
+            sa.select(t.event_type.c.id)
+            .where(_no_event_of_type(t.event_type.c.id))
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not locked:
+            return
         summary = t.event_type_trait
-        conn.execute(sa.delete(summary).where(
-            _no_event_of_type(summary.c.event_type_id)))
-        conn.execute(sa.delete(t.event_type).where(
-            _no_event_of_type(t.event_type.c.id)))
+        for chunk in _chunks(locked, IN_CHUNK):
+            conn.execute(sa.delete(summary).where(
+                _in(summary.c.event_type_id, chunk, self.dialect),
+                _no_event_of_type(summary.c.event_type_id)))
+            conn.execute(sa.delete(t.event_type).where(
+                _in(t.event_type.c.id, chunk, self.dialect),
+                _no_event_of_type(t.event_type.c.id)))
 
     def clear_expired_data(self, ttl, max_count):
         if max_count < 1:
@@ -877,7 +916,7 @@ class Connection(base.Connection):
             dropped = self._drop_expired_partitions(cutoff)
             if dropped:
                 return dropped
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ids = conn.scalars(
                 sa.select(t.event.c.id)
                 .where(t.event.c.generated < cutoff)
@@ -891,7 +930,7 @@ class Connection(base.Connection):
 
     def delete_events(self, event_filter):
         conditions = self._filter_conditions(event_filter)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             ids = conn.scalars(
                 sa.select(t.event.c.id).where(*conditions)
             ).all()
