@@ -9,9 +9,11 @@ seconds and exits 0.
 """
 
 import ipaddress
+import logging
 import os
 import sys
 
+from gunicorn import glogging
 from gunicorn.app import base as gunicorn_base
 from oslo_config import cfg
 from oslo_log import log
@@ -84,6 +86,22 @@ CLI_OPTS = [
 ]
 
 
+class OsloLogger(glogging.Logger):
+    """gunicorn's own messages (listening, workers booted, killed or
+    timed out) through the handlers oslo.log set up: in the service's
+    log file or syslog and format, at its level, as ``gunicorn.error``,
+    instead of on stderr in gunicorn's format."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+        # The level oslo.log gave the root logger ([DEFAULT] debug).
+        self.error_log.setLevel(logging.NOTSET)
+
+
 class Server(gunicorn_base.BaseApplication):
     """gunicorn's arbiter, configured from a ConfigOpts."""
 
@@ -101,6 +119,7 @@ class Server(gunicorn_base.BaseApplication):
             "graceful_timeout": api.graceful_shutdown_timeout,
             "timeout": api.worker_timeout,
             "proc_name": "panko-like-api",
+            "logger_class": OsloLogger,
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25 opens a management socket in $HOME; the

@@ -100,6 +100,32 @@ class ServerScenarios(ConfiguredServer):
 globals().update(backends.make_test_cases(ServerScenarios))
 
 
+class TestServerLog(ConfiguredServer, backends.BackendTestCase):
+    """gunicorn's messages go where oslo.log sends the service's own."""
+
+    def test_gunicorn_messages_in_the_log_file(self):
+        home = self.make_home()
+        log_file = os.path.join(home, "api.log")
+        home, path = self.config({"DEFAULT": {"log_file": log_file}})
+        server = self.start("--config-file", path, home=home)
+        self.assertEqual(2, len(server.wait_for_workers(2)), server.logs())
+        self.assert_graceful_exit(server)
+        with open(log_file) as f:
+            logged = f.read()
+        # oslo.log's format: time, pid, level, logger name, context.
+        line = r"^\S+ \S+ \d+ INFO {} \[-\] {}"
+        for name, message in [
+            ("panko_like.cmd.api", "Serving the API on 127.0.0.1:"),
+            ("gunicorn.error",
+             f"Listening at: http://127.0.0.1:{server.port}"),
+            ("gunicorn.error", "Booting worker with pid"),
+            ("gunicorn.error", "Shutting down: Master"),
+        ]:
+            self.assertRegex(logged, re.compile(
+                line.format(re.escape(name), re.escape(message)), re.M))
+        self.assertNotIn("Listening at", server.logs())
+
+
 class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
     """SIGTERM lets the request in flight finish (SQLite suffices)."""
 
