@@ -19,6 +19,7 @@ memory.
 
 import bisect
 import contextlib
+import dataclasses
 import datetime
 import functools
 import math
@@ -45,6 +46,9 @@ LOG = log.getLogger(__name__)
 CHUNK_SIZE = 1000
 #: Values per ``IN (...)`` list, below every backend's parameter limit.
 IN_CHUNK = 1000
+#: Sort keys read at once by a long answer matched through a trait
+#: index (see _stream_by_keys): about 12 MB of them.
+KEY_CHUNK = 50_000
 #: Times a batch is retried whole after losing a race to another writer.
 BATCH_ATTEMPTS = 3
 
@@ -557,10 +561,7 @@ class Connection(base.Connection):
         since (event_id, key) is the key) instead of joining every trait
         in the range, so a page stops after its first matches.
         """
-        if (trait_filter.key in t.ID_TRAITS
-                and trait_filter.type == "string"
-                and trait_filter.op == "eq"
-                and _fits(trait_filter.value)):
+        if _in_event_column(trait_filter):
             # The event's column of that name holds every such value.
             return t.event.c[trait_filter.key] == trait_filter.value
         table = _FILTER_TABLES[trait_filter.type]
@@ -575,7 +576,7 @@ class Connection(base.Connection):
             table.c.event_id == t.event.c.id,
             table.c.key == trait_filter.key,
         ]
-        if anchored and trait_filter.op != "eq":
+        if _probed(trait_filter, anchored):
             probe = sa.select(value_col).where(*own_trait).scalar_subquery()
             return _OPERATORS[trait_filter.op](probe, value)
         conditions = [table.c.key == trait_filter.key]
@@ -592,6 +593,9 @@ class Connection(base.Connection):
         return t.event.c.id.in_(sa.select(table.c.event_id).where(*conditions))
 
     def _filter_conditions(self, event_filter: storage.EventFilter):
+        """The SQL conditions of ``event_filter``, and whether a trait
+        table's (key, value) index lists its matches (see
+        _stream_by_keys)."""
         f = event_filter
         conditions = []
         partitioned = self._partitions is not None
@@ -621,13 +625,16 @@ class Connection(base.Connection):
         anchored = bool(conditions) or f.admin_proj is not None or any(
             trait_filter.op == "eq" for trait_filter in f.traits_filter
         )
+        listed = False
         for trait_filter in f.traits_filter:
             conditions.append(
                 self._trait_condition(trait_filter, anchored)
             )
+            listed = listed or not (_in_event_column(trait_filter)
+                                    or _probed(trait_filter, anchored))
         if f.admin_proj is not None:
             conditions.append(_visible(f.admin_proj, _fits(f.admin_proj)))
-        return conditions
+        return conditions, listed
 
     def _find_marker(self, conditions, marker):
         with self.reader.connect() as conn:
@@ -639,7 +646,7 @@ class Connection(base.Connection):
             ).first()
         if row is None:
             raise storage.InvalidMarker(f"marker {marker!r} not found")
-        return {"generated": row.generated, "message_id": row.message_id}
+        return _position(row)
 
     @staticmethod
     def _after(sort, position):
@@ -662,12 +669,15 @@ class Connection(base.Connection):
         pagination = pagination or storage.Pagination()
         if pagination.marker is None and _is_lookup(event_filter):
             return self._lookup(event_filter)
-        conditions = self._filter_conditions(event_filter)
+        conditions, listed = self._filter_conditions(event_filter)
         position = None
         if pagination.marker is not None:
             position = self._reconnecting(
                 self._find_marker, conditions, pagination.marker
             )
+        if listed and (pagination.limit is None
+                       or pagination.limit > CHUNK_SIZE):
+            return self._stream_by_keys(conditions, pagination, position)
         return self._stream(conditions, pagination, position)
 
     def _lookup(self, event_filter):
@@ -693,7 +703,12 @@ class Connection(base.Connection):
         rows, traits = self._reconnecting(self._fetch_chunk, query, params)
         yield from _events(rows, traits)
 
-    def _stream(self, conditions, pagination, position):
+    def _pages(self, columns, conditions, pagination, position, chunk,
+               fetch):
+        """Yield ``fetch(query)`` (rows, and what else it reads) for the
+        query of each page of the matching events' ``columns``, in
+        order, at most ``chunk`` rows each: keyset pagination, each page
+        starting after the last row of the one before."""
         remaining = pagination.limit
         order = [
             t.event.c[key].asc() if direction == "asc"
@@ -701,28 +716,76 @@ class Connection(base.Connection):
             for key, direction in pagination.sort
         ]
         while remaining is None or remaining > 0:
-            size = CHUNK_SIZE if remaining is None else min(
-                remaining, CHUNK_SIZE
-            )
+            size = chunk if remaining is None else min(remaining, chunk)
             query = (
-                sa.select(*_EVENT_COLUMNS)
+                sa.select(*columns)
                 .where(t.event.c.event_type_id.is_not(None), *conditions)
                 .order_by(*order)
                 .limit(size)
             )
             if position is not None:
                 query = query.where(self._after(pagination.sort, position))
-            rows, traits = self._reconnecting(self._fetch_chunk, query)
-            yield from _events(rows, traits)
+            rows, extra = self._reconnecting(fetch, query)
+            yield rows, extra
             if len(rows) < size:
                 return
-            last = rows[-1]
-            position = {
-                "generated": last.generated,
-                "message_id": last.message_id,
-            }
+            position = _position(rows[-1])
             if remaining is not None:
                 remaining -= len(rows)
+
+    def _stream(self, conditions, pagination, position):
+        for rows, traits in self._pages(_EVENT_COLUMNS, conditions,
+                                        pagination, position, CHUNK_SIZE,
+                                        self._fetch_chunk):
+            yield from _events(rows, traits)
+
+    def _stream_by_keys(self, conditions, pagination, position):
+        """_stream for a filter whose matches a trait table's (key,
+        value) index lists (an IN subquery).
+
+        The database then finds every match and sorts them for each
+        query, whatever its LIMIT: reading a long answer CHUNK_SIZE
+        events at a time would find them all again for every chunk.
+        Instead, past a first page read as _stream reads it (most
+        answers fit in one), the sort keys of up to KEY_CHUNK matches are
+        read at once, then their rows by id, CHUNK_SIZE at a time. An
+        event deleted meanwhile is left out; an id given since to
+        another event (SQLite reuses the highest) is told by its
+        message_id.
+        """
+        rows = []
+        first = dataclasses.replace(pagination, limit=CHUNK_SIZE)
+        for rows, traits in self._pages(_EVENT_COLUMNS, conditions, first,
+                                        position, CHUNK_SIZE,
+                                        self._fetch_chunk):
+            yield from _events(rows, traits)
+        if len(rows) < CHUNK_SIZE:
+            return
+        rest = dataclasses.replace(pagination, limit=(
+            None if pagination.limit is None
+            else pagination.limit - CHUNK_SIZE
+        ))
+        for keys, _ in self._pages(_KEY_COLUMNS, conditions, rest,
+                                   _position(rows[-1]), KEY_CHUNK,
+                                   self._fetch_keys):
+            for chunk in _chunks(keys, CHUNK_SIZE):
+                ids = [key.id for key in chunk]
+                rows, traits = self._reconnecting(
+                    self._fetch_chunk,
+                    sa.select(*_EVENT_COLUMNS).where(
+                        *self._among(t.event.c.id, ids)
+                    ),
+                )
+                found = {(row.id, row.message_id): row for row in rows}
+                in_order = [found.get((key.id, key.message_id))
+                            for key in chunk]
+                yield from _events(
+                    [row for row in in_order if row is not None], traits
+                )
+
+    def _fetch_keys(self, query):
+        with self.reader.connect() as conn:
+            return conn.execute(query).all(), None
 
     def _fetch_chunk(self, query, params=None):
         """Rows of events, and the traits of those without event.traits.
@@ -929,7 +992,7 @@ class Connection(base.Connection):
         return len(ids)
 
     def delete_events(self, event_filter):
-        conditions = self._filter_conditions(event_filter)
+        conditions, _ = self._filter_conditions(event_filter)
         with self._writing() as conn:
             ids = conn.scalars(
                 sa.select(t.event.c.id).where(*conditions)
@@ -1149,6 +1212,29 @@ _EVENT_COLUMNS = (
     t.event.c.traits,
     _TYPE_NAME,
 )
+#: What _stream_by_keys first reads of each matching event.
+_KEY_COLUMNS = (t.event.c.id, t.event.c.message_id, t.event.c.generated)
+
+
+def _position(row):
+    """Where keyset pagination resumes after ``row``."""
+    return {"generated": row.generated, "message_id": row.message_id}
+
+
+def _in_event_column(trait_filter):
+    """Whether the event's own column (project_id, user_id) answers
+    this trait filter."""
+    return (trait_filter.key in t.ID_TRAITS
+            and trait_filter.type == "string"
+            and trait_filter.op == "eq"
+            and _fits(trait_filter.value))
+
+
+def _probed(trait_filter, anchored):
+    """Whether this trait filter is a probe of each candidate event's
+    trait rather than a lookup in the (key, value) index (see
+    Connection._trait_condition)."""
+    return anchored and trait_filter.op != "eq"
 
 
 def _visible(project, listed):

@@ -5,7 +5,7 @@ import datetime
 import sqlalchemy as sa
 
 from panko_like import storage
-from panko_like.storage import models
+from panko_like.storage import impl_sqlalchemy, models
 from panko_like.storage.sqlalchemy import tables
 from tests.functional import backends, dataset
 
@@ -17,6 +17,28 @@ T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, 123456)
 def ev(message_id, event_type="compute.instance.create.end", generated=T0,
        traits=(), raw=None):
     return Event(message_id, event_type, generated, list(traits), raw)
+
+
+#: Events on host h-1 among those store_hosts stores.
+ON_H1 = storage.EventFilter(traits_filter=[
+    storage.TraitFilter("host", "string", "h-1")])
+
+
+def store_hosts(test, count=2600):
+    """Store ``count`` events, every other one on host h-1; return the
+    message ids of those, in the default order."""
+    events = [ev(f"e{i:05d}", generated=T0 + datetime.timedelta(
+        seconds=i % 11), traits=[
+            Trait("host", models.TEXT_TYPE, f"h-{i % 2}"),
+            Trait("i", models.INT_TYPE, i)]) for i in range(count)]
+    test.assertEqual([], test.conn.record_events(events))
+    on_h1 = [e for e in events if e.traits[0].value == "h-1"]
+    on_h1.sort(key=lambda e: (e.generated, e.message_id))
+    return [e.message_id for e in on_h1]
+
+
+def message_ids(conn, event_filter, pagination=None):
+    return [e.message_id for e in conn.get_events(event_filter, pagination)]
 
 
 class StorageScenarios:
@@ -507,6 +529,23 @@ class StorageScenarios:
             1200, len(self.ids(storage.EventFilter(),
                                storage.Pagination(limit=1200))))
 
+    def test_trait_filtered_answer_past_one_chunk(self):
+        # Longer than a chunk, matched through the (key, value) index.
+        want = store_hosts(self)
+        got = list(self.conn.get_events(ON_H1))
+        self.assertEqual(want, [e.message_id for e in got])
+        for event in got:
+            self.assertEqual(
+                [("host", "h-1"), ("i", int(event.message_id[1:]))],
+                [(t.name, t.value) for t in event.traits])
+        self.assertEqual(want[:1150], self.ids(
+            ON_H1, storage.Pagination(limit=1150)))
+        self.assertEqual(want[::-1][:1200], self.ids(ON_H1, storage.Pagination(
+            limit=1200, sort=[("generated", "desc"),
+                              ("message_id", "desc")])))
+        self.assertEqual(want[101:], self.ids(
+            ON_H1, storage.Pagination(marker=want[100])))
+
     # Event types and traits
 
     def test_event_types(self):
@@ -626,6 +665,46 @@ class SQLStorageScenarios:
             [(t.name, t.dtype, t.value) for t in got[0].traits],
             [(t.name, t.dtype, t.value) for t in got[1].traits],
         )
+
+
+    def test_long_trait_filtered_answer_read_by_keys(self):
+        # Past its first page, such an answer reads the sort keys of its
+        # matches, KEY_CHUNK at a time, then their rows by id. An event
+        # deleted in between is left out, and an event stored since
+        # (perhaps under an id SQLite gives again) is not read for it.
+        self.patch_module("KEY_CHUNK", 128)
+        want = store_hosts(self)
+        self.assertEqual(want, message_ids(self.conn, ON_H1))
+        self.assertEqual(want[:1300 - 77], message_ids(
+            self.conn, ON_H1, storage.Pagination(limit=1300 - 77)))
+
+        # The newest event, last in order too, whose id SQLite gives the
+        # next event stored.
+        newest = "newest"
+        self.assertEqual([], self.conn.record_events([ev(
+            newest, generated=T0 + datetime.timedelta(days=1), traits=[
+                Trait("host", models.TEXT_TYPE, "h-1")])]))
+        want.append(newest)
+        fetch_keys = self.conn._fetch_keys
+
+        def meanwhile(query):
+            keys = fetch_keys(query)
+            if any(key.message_id == newest for key in keys[0]):
+                self.assertEqual(1, self.conn.delete_events(
+                    storage.EventFilter(message_id=newest)))
+                self.assertEqual([], self.conn.record_events([
+                    ev("other", generated=T0, traits=[
+                        Trait("host", models.TEXT_TYPE, "h-0")])]))
+            return keys
+
+        self.conn._fetch_keys = meanwhile
+        self.assertEqual([m for m in want if m != newest],
+                         message_ids(self.conn, ON_H1))
+
+    def patch_module(self, name, value):
+        self.addCleanup(setattr, impl_sqlalchemy, name,
+                        getattr(impl_sqlalchemy, name))
+        setattr(impl_sqlalchemy, name, value)
 
 
 globals().update(backends.make_test_cases(
