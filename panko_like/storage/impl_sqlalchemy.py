@@ -46,8 +46,10 @@ LOG = log.getLogger(__name__)
 CHUNK_SIZE = 1000
 #: Values per ``IN (...)`` list, below every backend's parameter limit.
 IN_CHUNK = 1000
-#: Sort keys read at once by a long answer matched through a trait
-#: index (see _stream_by_keys): about 12 MB of them.
+#: Events of the first page of an answer matched through a trait index,
+#: read whole (see _stream_by_keys): about 12 MB of rows.
+FIRST_PAGE = 5_000
+#: Sort keys read at once past that page: about 12 MB of them.
 KEY_CHUNK = 50_000
 #: Times a batch is retried whole after losing a race to another writer.
 BATCH_ATTEMPTS = 3
@@ -746,24 +748,25 @@ class Connection(base.Connection):
         The database then finds every match and sorts them for each
         query, whatever its LIMIT: reading a long answer CHUNK_SIZE
         events at a time would find them all again for every chunk.
-        Instead, past a first page read as _stream reads it (most
-        answers fit in one), the sort keys of up to KEY_CHUNK matches are
-        read at once, then their rows by id, CHUNK_SIZE at a time. An
-        event deleted meanwhile is left out; an id given since to
-        another event (SQLite reuses the highest) is told by its
-        message_id.
+        Instead its first FIRST_PAGE events are read in one query (most
+        such answers fit), and past them the sort keys of up to
+        KEY_CHUNK matches at once, then their rows by id, CHUNK_SIZE at
+        a time. An event deleted meanwhile is left out; an id given
+        since to another event (SQLite reuses the highest) is told by
+        its message_id.
         """
         rows = []
-        first = dataclasses.replace(pagination, limit=CHUNK_SIZE)
+        first = dataclasses.replace(pagination, limit=min(
+            pagination.limit or FIRST_PAGE, FIRST_PAGE))
         for rows, traits in self._pages(_EVENT_COLUMNS, conditions, first,
-                                        position, CHUNK_SIZE,
+                                        position, FIRST_PAGE,
                                         self._fetch_chunk):
             yield from _events(rows, traits)
-        if len(rows) < CHUNK_SIZE:
+        if len(rows) < first.limit or len(rows) == pagination.limit:
             return
         rest = dataclasses.replace(pagination, limit=(
             None if pagination.limit is None
-            else pagination.limit - CHUNK_SIZE
+            else pagination.limit - len(rows)
         ))
         for keys, _ in self._pages(_KEY_COLUMNS, conditions, rest,
                                    _position(rows[-1]), KEY_CHUNK,

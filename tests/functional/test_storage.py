@@ -672,14 +672,16 @@ class SQLStorageScenarios:
         # matches, KEY_CHUNK at a time, then their rows by id. An event
         # deleted in between is left out, and an event stored since
         # (perhaps under an id SQLite gives again) is not read for it.
+        self.patch_module("FIRST_PAGE", 300)
         self.patch_module("KEY_CHUNK", 128)
         want = store_hosts(self)
         self.assertEqual(want, message_ids(self.conn, ON_H1))
-        self.assertEqual(want[:1300 - 77], message_ids(
-            self.conn, ON_H1, storage.Pagination(limit=1300 - 77)))
+        for limit in (300, 301, 300 + 128, 1300 - 77):
+            self.assertEqual(want[:limit], message_ids(
+                self.conn, ON_H1, storage.Pagination(limit=limit)))
 
-        # The newest event, last in order too, whose id SQLite gives the
-        # next event stored.
+        # The newest event, last in order too (past the first page),
+        # whose id SQLite gives the next event stored.
         newest = "newest"
         self.assertEqual([], self.conn.record_events([ev(
             newest, generated=T0 + datetime.timedelta(days=1), traits=[
