@@ -80,6 +80,10 @@ MEMORY = (512, 1024, 2048, 4096, 8192, 16384)
 BASE = datetime.datetime(2026, 1, 1)
 HALF = datetime.timedelta(days=15)
 GAP = datetime.timedelta(hours=1)
+#: The orders in which the tool can send events (see --order).
+ORDERS = ("time", "random")
+#: In time order, how far an event may be out of place.
+JITTER = datetime.timedelta(minutes=1)
 #: Page size of the limited queries.
 PAGE = 100
 #: Query (c): three days inside the older half.
@@ -94,9 +98,10 @@ class Workload:
     events in the same order.
     """
 
-    def __init__(self, seed):
+    def __init__(self, seed, order="time"):
         rng = random.Random(f"panko_like-bench-{seed}")
         self.seed = seed
+        self.order = order
         self.projects = [uuid.UUID(int=rng.getrandbits(128)).hex
                          for _ in range(50)]
         self.users = [uuid.UUID(int=rng.getrandbits(128)).hex
@@ -112,22 +117,39 @@ class Workload:
         rng = random.Random(f"panko_like-bench-events-{self.seed}")
         batch = []
         for index in range(count):
-            batch.append(self._event(rng, index))
+            batch.append(self._event(rng, index, count))
             if len(batch) == batch_size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _event(self, rng, index):
+    def _offset(self, rng, index, count):
+        """How long after BASE event ``index`` of ``count`` happened."""
+        span = int(HALF.total_seconds() * 1_000_000)
+        # One draw in either order, so that the rest of the event is the
+        # same whatever the order.
+        draw = rng.randrange(span)
+        if self.order == "random":
+            # Anywhere in its half, the halves taking turns.
+            start = HALF + GAP if index % 2 else datetime.timedelta()
+            return start + datetime.timedelta(microseconds=draw)
+        # As events reach a deployment: in time order, give or take
+        # JITTER; the first half of them in the older half.
+        older = (count + 1) // 2
+        if index < older:
+            position, size, start = index, older, datetime.timedelta()
+        else:
+            position, size, start = index - older, count - older, HALF + GAP
+        jitter = int(JITTER.total_seconds() * 1_000_000)
+        micros = span * position // size + draw * jitter // span
+        return start + datetime.timedelta(microseconds=min(micros, span - 1))
+
+    def _event(self, rng, index, count):
         user = rng.randrange(len(self.users))
         # Each user belongs to one project, as in a real cloud.
         project = self.projects[user % len(self.projects)]
-        offset = datetime.timedelta(microseconds=rng.randrange(
-            int(HALF.total_seconds() * 1_000_000)))
-        generated = BASE + offset
-        if index % 2:
-            generated += HALF + GAP
+        generated = BASE + self._offset(rng, index, count)
         created = generated - datetime.timedelta(
             seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
         traits = [
@@ -704,6 +726,7 @@ def parse_args(argv):
                         "(default sqlite://)")
     parser.add_argument("--seed", type=int, default=1,
                         help="workload seed (default 1)")
+    add_order_argument(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the figures as JSON here")
     parser.add_argument("--repeat", type=_positive, default=100,
@@ -714,7 +737,8 @@ def parse_args(argv):
     parser.add_argument("--checkpoint", type=_positive, action="append",
                         default=[], metavar="N",
                         help="also run the queries when N events are "
-                        "loaded (repeatable)")
+                        "loaded (repeatable; in time order, the table "
+                        "then holds only the first days)")
     parser.add_argument("--floor-events", type=int, default=None,
                         metavar="N", help="events written for the floor "
                         "(default: as many as --events; 0 skips it)")
@@ -725,6 +749,15 @@ def parse_args(argv):
     parser.add_argument("--report", nargs="+", metavar="JSON",
                         help="only print an RST table of these results")
     return parser.parse_args(argv)
+
+
+def add_order_argument(parser):
+    parser.add_argument(
+        "--order", choices=ORDERS, default="time",
+        help="time (default): events come in the order they happened, "
+        "give or take a minute, as a deployment sends them; random: each "
+        "at a random time of its half, so that every batch writes into "
+        "all 30 days")
 
 
 def _not_negative(text):
@@ -865,11 +898,12 @@ def main(argv=None):
     if args.report:
         print(report(args.report))
         return 0
-    workload = Workload(args.seed)
+    workload = Workload(args.seed, args.order)
     expected = Expected(workload, samples=max(1, args.events // 200))
     scratch = make_scratch(args.url)
     result = {"backend": scratch.backend, "events": args.events,
               "batch_size": args.batch_size, "seed": args.seed,
+              "order": args.order,
               "command": " ".join(["panko-like-bench", *(
                   sys.argv[1:] if argv is None else argv)]),
               "checkpoints": {}}

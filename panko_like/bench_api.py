@@ -627,6 +627,7 @@ def parse_args(argv):
                         "answer, at most --events (default 100,000)")
     parser.add_argument("--seed", type=int, default=1,
                         help="workload seed (default 1)")
+    bench.add_order_argument(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the figures as JSON here")
     return parser.parse_args(argv)
@@ -635,12 +636,13 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    workload = bench.Workload(args.seed)
+    workload = bench.Workload(args.seed, args.order)
     expected = Expected(workload, samples=max(1, args.events // 200))
     scratch = bench.Scratch(args.url)
     result = {"backend": scratch.backend, "events": args.events,
               "batch_size": args.batch_size, "workers": args.workers,
               "clients": args.clients, "seed": args.seed,
+              "order": args.order,
               "command": " ".join(["panko-like-bench-api", *argv])}
     result["server"] = bench.describe_server(scratch)
     directory = tempfile.mkdtemp(prefix="panko_like_bench_api_")

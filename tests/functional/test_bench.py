@@ -1,5 +1,6 @@
 """panko-like-bench: a smoke run on every backend (figures not judged)."""
 
+import datetime
 import json
 import os
 import tempfile
@@ -124,3 +125,81 @@ class TestScanSkipped(testtools.TestCase):
         self.assertEqual(2, result.returncode)
         self.assertIn("must not be negative: -1", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+
+def _all_events(workload, count):
+    return [event for batch in workload.events(count, 97) for event in batch]
+
+
+class TestWorkloadOrder(testtools.TestCase):
+    """``--order``: the same events, in time order or spread at random."""
+
+    COUNT = 1001
+
+    def test_time_order(self):
+        events = _all_events(bench.Workload(3, "time"), self.COUNT)
+        older = (self.COUNT + 1) // 2
+        newer_start = bench.BASE + bench.HALF + bench.GAP
+        self.assertTrue(all(e.generated < bench.BASE + bench.HALF
+                            for e in events[:older]))
+        self.assertTrue(all(newer_start <= e.generated
+                            < newer_start + bench.HALF
+                            for e in events[older:]))
+        # Each half fills its 15 days...
+        for half, start in ((events[:older], bench.BASE),
+                            (events[older:], newer_start)):
+            times = [e.generated for e in half]
+            self.assertLess(min(times) - start, datetime.timedelta(hours=1))
+            self.assertLess(start + bench.HALF - max(times),
+                            datetime.timedelta(hours=1))
+        # ...in order, no event more than JITTER before one sent earlier.
+        latest = events[0].generated
+        for event in events:
+            self.assertLessEqual(latest - event.generated, bench.JITTER)
+            latest = max(latest, event.generated)
+
+    def test_random_order(self):
+        events = _all_events(bench.Workload(3, "random"), self.COUNT)
+        for index, event in enumerate(events):
+            older = event.generated < bench.BASE + bench.HALF
+            self.assertEqual(index % 2 == 0, older, index)
+        # A batch spans nearly the whole half: no time order.
+        first = [e.generated for e in events[:97:2]]
+        self.assertGreater(max(first) - min(first), datetime.timedelta(
+            days=10))
+
+    def test_order_changes_only_the_times(self):
+        by_time = _all_events(bench.Workload(3, "time"), 50)
+        at_random = _all_events(bench.Workload(3, "random"), 50)
+        again = _all_events(bench.Workload(3, "time"), 50)
+        self.assertEqual([(e.message_id, e.generated) for e in by_time],
+                         [(e.message_id, e.generated) for e in again])
+        self.assertEqual([(e.message_id, e.event_type) for e in by_time],
+                         [(e.message_id, e.event_type)
+                          for e in at_random])
+        self.assertEqual(
+            [[t.value for t in e.traits[:11]] for e in by_time],
+            [[t.value for t in e.traits[:11]] for e in at_random])
+        self.assertNotEqual([e.generated for e in by_time],
+                            [e.generated for e in at_random])
+
+    def test_random_order_run(self):
+        out = os.path.join(tempfile.mkdtemp(), "bench.json")
+        self.addCleanup(os.remove, out)
+        result = run("panko-like-bench", "-n", "600", "--repeat", "1",
+                     "--scan-repeat", "1", "--floor-events", "0",
+                     "--order", "random", "--json", out, timeout=600)
+        self.assertIn("every answer checked: OK", result.stdout)
+        with open(out) as f:
+            figures = json.load(f)
+        self.assertEqual([], figures["failures"])
+        self.assertEqual("random", figures["order"])
+        self.assertEqual(300, figures["expiry"]["events"])
+
+    def test_unknown_order_is_refused(self):
+        for command in ("panko-like-bench", "panko-like-bench-api"):
+            with self.subTest(command=command):
+                result = run(command, "--order", "sorted", check=False)
+                self.assertEqual(2, result.returncode)
+                self.assertIn("invalid choice: 'sorted'", result.stderr)
+                self.assertNotIn("Traceback", result.stderr)
