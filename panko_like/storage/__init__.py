@@ -18,6 +18,10 @@ LOG = log.getLogger(__name__)
 
 NAMESPACE = "panko_like.storage"
 
+#: sqlite_wal_autocheckpoint's default, for engines made without a
+#: configuration.
+DEFAULT_WAL_AUTOCHECKPOINT = 65536
+
 OPTS = [
     cfg.StrOpt(
         "connection",
@@ -68,6 +72,17 @@ OPTS = [
         "event_time_to_live is at most 60 days, else its 60th part "
         "(rounded up), and 30 days when events are kept forever. "
         "Applies to partitions created after a change.",
+    ),
+    cfg.IntOpt(
+        "sqlite_wal_autocheckpoint",
+        default=DEFAULT_WAL_AUTOCHECKPOINT,
+        min=1,
+        help="SQLite: pages (4 KiB each) the write-ahead log may hold "
+        "before a commit copies them back into the database file "
+        "(PRAGMA wal_autocheckpoint). With SQLite's own default of 1,000 "
+        "nearly every batch of events pays for such a copy; with the "
+        "default here (a log of up to 256 MiB) a page that many batches "
+        "change is copied once, and the commit that copies takes longer.",
     ),
     cfg.IntOpt(
         "max_pool_size",

@@ -106,17 +106,26 @@ def _engine_options(url: sa.engine.URL, conf) -> dict:
     return options
 
 
-def _on_sqlite_connect(dbapi_conn, _record):
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+def _sqlite_setup(conf):
+    """The ``connect`` hook of an SQLite engine: WAL, and checkpoints
+    every ``[database] sqlite_wal_autocheckpoint`` pages."""
+    pages = (conf.database.sqlite_wal_autocheckpoint if conf is not None
+             else storage.DEFAULT_WAL_AUTOCHECKPOINT)
+
+    def on_connect(dbapi_conn, _record):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        cursor.close()
+
+    return on_connect
 
 
 def create_engine(url: str, conf=None) -> sa.engine.Engine:
     parsed = urls.make_url(url, conf)
     engine = sa.create_engine(parsed, **_engine_options(parsed, conf))
     if parsed.get_backend_name() == "sqlite":
-        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "connect", _sqlite_setup(conf))
     return engine
 
 

@@ -756,3 +756,36 @@ class ServerConnectionScenarios:
 
 globals().update(backends.make_test_cases(
     ServerConnectionScenarios, names=("postgresql", "mysql")))
+
+
+class TestSQLiteSettings(backends.BackendTestCase):
+    """Each SQLite connection is in WAL mode and checkpoints every
+    ``[database] sqlite_wal_autocheckpoint`` pages."""
+
+    backend_name = "sqlite"
+    conf_overrides = {("database", "sqlite_wal_autocheckpoint"): 512}
+
+    def settings(self, engine):
+        with engine.connect() as conn:
+            return (conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+                    conn.exec_driver_sql(
+                        "PRAGMA wal_autocheckpoint").scalar())
+
+    def test_configured(self):
+        self.assertEqual(("wal", 512), self.settings(self.conn.engine))
+        # Every pooled connection, not just the first.
+        held = [self.conn.engine.connect() for _ in range(3)]
+        self.addCleanup(lambda: [c.close() for c in held])
+        for conn in held:
+            self.assertEqual(512, conn.exec_driver_sql(
+                "PRAGMA wal_autocheckpoint").scalar())
+
+    def test_default(self):
+        url = self.conn.engine.url.render_as_string(hide_password=False)
+        for conf in (backends.make_conf(url), None):
+            engine = impl_sqlalchemy.create_engine(url, conf)
+            self.addCleanup(engine.dispose)
+            self.assertEqual(
+                ("wal", storage.DEFAULT_WAL_AUTOCHECKPOINT),
+                self.settings(engine))
+        self.assertEqual(65536, storage.DEFAULT_WAL_AUTOCHECKPOINT)
