@@ -18,9 +18,10 @@ LOG = log.getLogger(__name__)
 
 NAMESPACE = "panko_like.storage"
 
-#: sqlite_wal_autocheckpoint's default, for engines made without a
-#: configuration.
+#: The defaults of sqlite_wal_autocheckpoint (pages) and sqlite_cache_size
+#: (MiB), for engines made without a configuration.
 DEFAULT_WAL_AUTOCHECKPOINT = 65536
+DEFAULT_SQLITE_CACHE_MIB = 32
 
 OPTS = [
     cfg.StrOpt(
@@ -83,6 +84,16 @@ OPTS = [
         "nearly every batch of events pays for such a copy; with the "
         "default here (a log of up to 256 MiB) a page that many batches "
         "change is copied once, and the commit that copies takes longer.",
+    ),
+    cfg.IntOpt(
+        "sqlite_cache_size",
+        default=DEFAULT_SQLITE_CACHE_MIB,
+        min=1,
+        help="SQLite: MiB of database pages each open connection may keep "
+        "in memory (PRAGMA cache_size). A batch of events changes pages "
+        "all over the trait indexes; with SQLite's own 2 MiB most of them "
+        "are read again from the file by the next batch. The memory is "
+        "taken as pages are read, up to this much per connection.",
     ),
     cfg.IntOpt(
         "max_pool_size",

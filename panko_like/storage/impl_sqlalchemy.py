@@ -107,15 +107,22 @@ def _engine_options(url: sa.engine.URL, conf) -> dict:
 
 
 def _sqlite_setup(conf):
-    """The ``connect`` hook of an SQLite engine: WAL, and checkpoints
-    every ``[database] sqlite_wal_autocheckpoint`` pages."""
-    pages = (conf.database.sqlite_wal_autocheckpoint if conf is not None
-             else storage.DEFAULT_WAL_AUTOCHECKPOINT)
+    """The ``connect`` hook of an SQLite engine: WAL, checkpoints every
+    ``[database] sqlite_wal_autocheckpoint`` pages, a page cache of
+    ``sqlite_cache_size`` MiB."""
+    if conf is None:
+        pages = storage.DEFAULT_WAL_AUTOCHECKPOINT
+        cache_mib = storage.DEFAULT_SQLITE_CACHE_MIB
+    else:
+        pages = conf.database.sqlite_wal_autocheckpoint
+        cache_mib = conf.database.sqlite_cache_size
 
     def on_connect(dbapi_conn, _record):
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        # A negative size is in KiB.
+        cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
         cursor.close()
 
     return on_connect

@@ -759,33 +759,32 @@ globals().update(backends.make_test_cases(
 
 
 class TestSQLiteSettings(backends.BackendTestCase):
-    """Each SQLite connection is in WAL mode and checkpoints every
-    ``[database] sqlite_wal_autocheckpoint`` pages."""
+    """Each SQLite connection is in WAL mode, checkpoints every
+    ``[database] sqlite_wal_autocheckpoint`` pages and keeps
+    ``sqlite_cache_size`` MiB of pages."""
 
     backend_name = "sqlite"
-    conf_overrides = {("database", "sqlite_wal_autocheckpoint"): 512}
+    conf_overrides = {("database", "sqlite_wal_autocheckpoint"): 512,
+                      ("database", "sqlite_cache_size"): 5}
 
-    def settings(self, engine):
-        with engine.connect() as conn:
-            return (conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
-                    conn.exec_driver_sql(
-                        "PRAGMA wal_autocheckpoint").scalar())
+    def settings(self, conn):
+        return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                     for name in ("journal_mode", "wal_autocheckpoint",
+                                  "cache_size"))
 
     def test_configured(self):
-        self.assertEqual(("wal", 512), self.settings(self.conn.engine))
         # Every pooled connection, not just the first.
         held = [self.conn.engine.connect() for _ in range(3)]
         self.addCleanup(lambda: [c.close() for c in held])
         for conn in held:
-            self.assertEqual(512, conn.exec_driver_sql(
-                "PRAGMA wal_autocheckpoint").scalar())
+            # A negative cache_size is in KiB.
+            self.assertEqual(("wal", 512, -5 * 1024), self.settings(conn))
 
     def test_default(self):
         url = self.conn.engine.url.render_as_string(hide_password=False)
         for conf in (backends.make_conf(url), None):
             engine = impl_sqlalchemy.create_engine(url, conf)
             self.addCleanup(engine.dispose)
-            self.assertEqual(
-                ("wal", storage.DEFAULT_WAL_AUTOCHECKPOINT),
-                self.settings(engine))
-        self.assertEqual(65536, storage.DEFAULT_WAL_AUTOCHECKPOINT)
+            with engine.connect() as conn:
+                self.assertEqual(("wal", 65536, -32 * 1024),
+                                 self.settings(conn))
