@@ -95,7 +95,8 @@ class Workload:
     """Events, and the facts their answers are checked against.
 
     Everything derives from the seed: the same seed gives the same
-    events in the same order.
+    events in the same order. ``order`` (one of ORDERS) decides only
+    their times: see _offset.
     """
 
     def __init__(self, seed, order="time"):

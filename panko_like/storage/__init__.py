@@ -78,7 +78,8 @@ OPTS = [
         "sqlite_wal_autocheckpoint",
         default=DEFAULT_WAL_AUTOCHECKPOINT,
         min=1,
-        help="SQLite: pages (4 KiB each) the write-ahead log may hold "
+        help="SQLite: pages (of 4 KiB, SQLite's default page size) the "
+        "write-ahead log may hold "
         "before a commit copies them back into the database file "
         "(PRAGMA wal_autocheckpoint). With SQLite's own default of 1,000 "
         "nearly every batch of events pays for such a copy; with the "
