@@ -45,12 +45,15 @@ class TestConfig(unittest.TestCase):
                           db.events_delete_batch_size))
 
     def test_bounds_are_enforced(self):
-        path = os.path.join(tempfile.mkdtemp(), "bad.conf")
-        with open(path, "w") as f:
-            f.write("[database]\nevents_delete_batch_size = -5\n")
-        conf = service.prepare_service(["--config-file", path])
-        self.assertRaises(ValueError, getattr, conf.database,
-                          "events_delete_batch_size")
+        for name, value in (("events_delete_batch_size", -5),
+                            ("sqlite_cache_size", 0),
+                            ("sqlite_wal_autocheckpoint", 0)):
+            with self.subTest(name=name):
+                path = os.path.join(tempfile.mkdtemp(), "bad.conf")
+                with open(path, "w") as f:
+                    f.write(f"[database]\n{name} = {value}\n")
+                conf = service.prepare_service(["--config-file", path])
+                self.assertRaises(ValueError, getattr, conf.database, name)
 
     def test_every_option_has_help(self):
         from panko_like import opts
