@@ -84,6 +84,8 @@ GAP = datetime.timedelta(hours=1)
 ORDERS = ("time", "random")
 #: In time order, how far an event may be out of place.
 JITTER = datetime.timedelta(minutes=1)
+_HALF_US = int(HALF.total_seconds() * 1_000_000)
+_JITTER_US = int(JITTER.total_seconds() * 1_000_000)
 #: Page size of the limited queries.
 PAGE = 100
 #: Query (c): three days inside the older half.
@@ -127,10 +129,9 @@ class Workload:
 
     def _offset(self, rng, index, count):
         """How long after BASE event ``index`` of ``count`` happened."""
-        span = int(HALF.total_seconds() * 1_000_000)
         # One draw in either order, so that the rest of the event is the
         # same whatever the order.
-        draw = rng.randrange(span)
+        draw = rng.randrange(_HALF_US)
         if self.order == "random":
             # Anywhere in its half, the halves taking turns.
             start = HALF + GAP if index % 2 else datetime.timedelta()
@@ -142,9 +143,9 @@ class Workload:
             position, size, start = index, older, datetime.timedelta()
         else:
             position, size, start = index - older, count - older, HALF + GAP
-        jitter = int(JITTER.total_seconds() * 1_000_000)
-        micros = span * position // size + draw * jitter // span
-        return start + datetime.timedelta(microseconds=min(micros, span - 1))
+        micros = _HALF_US * position // size + draw * _JITTER_US // _HALF_US
+        return start + datetime.timedelta(
+            microseconds=min(micros, _HALF_US - 1))
 
     def _event(self, rng, index, count):
         user = rng.randrange(len(self.users))
