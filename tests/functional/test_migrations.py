@@ -47,6 +47,30 @@ class MigrationScenarios:
         for name in ("ix_trait_text_key_value", "ix_trait_int_key_value",
                      "ix_event_generated_message_id"):
             self.assertIn(name, names)
+        if self.backend_name == "sqlite":
+            self.assertEqual(["key", "value", "event_id"],
+                             text_index_columns(self.conn.engine))
+
+
+class SQLiteIndexScenarios:
+    def test_text_trait_lookup_reads_the_index_alone(self):
+        # Revision 0007: the event ids come from the index, not the rows.
+        conditions, _ = self.conn._filter_conditions(storage.EventFilter(
+            traits_filter=[{"key": "resource_id", "string": "r-1"}]))
+        query = sa.select(tables.event.c.id).where(*conditions)
+        with self.conn.engine.connect() as conn:
+            plan = " | ".join(row[-1] for row in conn.execute(
+                sa.text("EXPLAIN QUERY PLAN " + str(query.compile(
+                    conn, compile_kwargs={"literal_binds": True})))))
+        self.assertIn("COVERING INDEX ix_trait_text_key_value", plan)
+
+
+def text_index_columns(engine):
+    """The columns of trait_text's (key, value) index."""
+    for index in sa.inspect(engine).get_indexes("trait_text"):
+        if index["name"] == "ix_trait_text_key_value":
+            return index["column_names"]
+    return None
 
 
 class AdoptionScenarios:
@@ -97,6 +121,11 @@ class AdoptionScenarios:
         self.assertIn("adopted a Panko database", result.stdout)
         self.assertIn("nothing to do",
                       run("panko-like-dbsync", "--config-file", conf).stdout)
+
+        if self.backend_name == "sqlite":
+            # Revision 0007 rebuilt the index over the adopted rows.
+            self.assertEqual(["key", "value", "event_id"],
+                             text_index_columns(self.conn.engine))
 
         # Revision 0004 copied every event's traits into its row; the
         # answers below are read from there.
@@ -186,3 +215,5 @@ globals().update(backends.make_test_cases(
     MigrationScenarios, names=backends.SQL_BACKENDS))
 globals().update(backends.make_test_cases(
     AdoptionScenarios, names=backends.SQL_BACKENDS))
+globals().update(backends.make_test_cases(
+    SQLiteIndexScenarios, names=("sqlite",)))

@@ -202,7 +202,7 @@ def _plain_key_value_index(table):
 trait_text = _trait_table(
     "trait_text",
     sa.String(models.MAX_TEXT_LENGTH),
-    # Its (key, value) index differs by dialect: see key_value_index_ddl.
+    # Its (key, value) index differs by dialect: see DDL_INDEXES.
     lambda table: None,
 )
 trait_int = _trait_table("trait_int", sa.BigInteger, _plain_key_value_index)
@@ -241,27 +241,13 @@ TABLE_DTYPES = (
 
 
 #: Indexes created by DDL of their own rather than from this metadata.
+#: trait_text's (key, value) index differs by dialect: PostgreSQL and
+#: MySQL cap the size of an index entry, so they index a prefix of the
+#: value (an expression on PostgreSQL, a column prefix on MySQL) and the
+#: queries still compare the full value (revision 0002); SQLite indexes
+#: the whole value and the event's id, so that a lookup by value never
+#: reads the table (revision 0007).
 DDL_INDEXES = ("ix_trait_text_key_value",)
-
-
-def text_key_value_index_ddl(dialect_name):
-    """DDL of trait_text's (key, value) index for one dialect.
-
-    PostgreSQL and MySQL cap the size of an index entry, so they index a
-    prefix of the value (an expression on PostgreSQL, a column prefix on
-    MySQL); the full value is still compared by the queries.
-    """
-    if dialect_name == "postgresql":
-        return (
-            "CREATE INDEX ix_trait_text_key_value ON trait_text "
-            f"(key, left(value, {TEXT_INDEX_PREFIX}))"
-        )
-    if dialect_name == "mysql":
-        return (
-            "CREATE INDEX ix_trait_text_key_value ON trait_text "
-            f"(`key`, `value`({TEXT_INDEX_PREFIX}))"
-        )
-    return 'CREATE INDEX ix_trait_text_key_value ON trait_text ("key", value)'
 
 
 def fill_id_column(bind, name):

@@ -27,6 +27,17 @@ branch_labels = None
 depends_on = None
 
 _TRAIT_TABLES = ("trait_text", "trait_int", "trait_float", "trait_datetime")
+#: trait_text's (key, value) index as this revision made it, per dialect
+#: (a value prefix where index entries are capped in size). Later
+#: revisions may change it; this one stays as it ran.
+_TEXT_KEY_VALUE_INDEX = {
+    "postgresql": "CREATE INDEX ix_trait_text_key_value ON trait_text "
+                  "(key, left(value, 255))",
+    "mysql": "CREATE INDEX ix_trait_text_key_value ON trait_text "
+             "(`key`, `value`(255))",
+    "sqlite": "CREATE INDEX ix_trait_text_key_value ON trait_text "
+              '("key", value)',
+}
 
 
 def upgrade():
@@ -63,7 +74,7 @@ def upgrade():
     op.drop_index("ix_event_message_id", table_name="event")
     op.drop_index("ix_event_type_id", table_name="event")
 
-    op.execute(tables.text_key_value_index_ddl(dialect))
+    op.execute(_TEXT_KEY_VALUE_INDEX[dialect])
     for name in _TRAIT_TABLES:
         if name != "trait_text":
             op.create_index(f"ix_{name}_key_value", name, ["key", "value"])
