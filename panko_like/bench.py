@@ -537,9 +537,9 @@ class MongoScratch:
 #: Settings shown beside the figures (see Scratch.settings).
 _SERVER_SETTINGS = {
     "postgresql": ("server_version", "shared_buffers", "max_wal_size",
-                   "synchronous_commit"),
-    "mysql": ("version", "innodb_buffer_pool_size", "innodb_flush_method",
-              "innodb_flush_log_at_trx_commit"),
+                   "synchronous_commit", "autovacuum"),
+    "mysql": ("version", "innodb_buffer_pool_size", "innodb_log_file_size",
+              "innodb_flush_method", "innodb_flush_log_at_trx_commit"),
 }
 
 

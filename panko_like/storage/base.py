@@ -7,7 +7,11 @@ methods below. A method a driver cannot serve raises
 """
 
 import abc
+import contextlib
 import copy
+import functools
+import gc
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -28,6 +32,51 @@ BASE_CAPABILITIES: dict[str, Any] = {
 BASE_STORAGE_CAPABILITIES: dict[str, Any] = {
     "storage": {"production_ready": False},
 }
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+_resume = False
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Hold Python's cyclic garbage collector off while a batch of events
+    is checked, encoded and written.
+
+    A batch allocates hundreds of thousands of short-lived containers
+    (traits, rows, tuples), none of them in a reference cycle: each is
+    freed by its reference count. The collector would nonetheless start
+    every 700 allocations, and now and then walk every live object of
+    the process; writing 100,000 events to PostgreSQL took 5.9 s of this
+    process's CPU with it, 3.5 s without. Nested or concurrent pauses
+    (threads) share one: the collector is enabled again when the last
+    ends, and only if it was enabled when the first began.
+    """
+    global _pauses, _resume
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
+
+
+def pauses_collector(func):
+    """Run ``func`` under :func:`collector_paused`."""
+
+    @functools.wraps(func)
+    def paused(*args, **kwargs):
+        with collector_paused():
+            return func(*args, **kwargs)
+
+    return paused
 
 
 def merge_dicts(base: dict, update: dict) -> dict:

@@ -407,6 +407,15 @@ class Connection(base.Connection):
     # Writes
 
     def record_events(self, events):
+        rejected, documents = self._documents(events)
+        if documents:
+            rejected.extend(self._reconnecting(self._insert, documents))
+        return rejected
+
+    @base.pauses_collector
+    def _documents(self, events):
+        """The rejections of a batch's invalid and repeated events, and
+        the documents of the others."""
         rejected = []
         documents = {}
         for event in events:
@@ -425,12 +434,9 @@ class Connection(base.Connection):
                 rejected.append(_duplicate(event.message_id, "in this batch"))
                 continue
             documents[event.message_id] = doc
-        if documents:
-            rejected.extend(
-                self._reconnecting(self._insert, list(documents.values()))
-            )
-        return rejected
+        return rejected, list(documents.values())
 
+    @base.pauses_collector
     def _insert(self, documents):
         try:
             self.events.insert_many(documents, ordered=False)

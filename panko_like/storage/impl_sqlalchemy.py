@@ -252,10 +252,21 @@ class Connection(base.Connection):
     # Writes
 
     def record_events(self, events):
+        # The collector is paused while a batch is worked on (see
+        # base.collector_paused), not while _reconnecting waits.
         if self._partitions is not None:
             stored = self._reconnecting(self._store_streaming, events)
             if stored is not None:
                 return stored
+        rejected, accepted = self._checked(events)
+        if accepted:
+            rejected.extend(self._reconnecting(self._store, accepted))
+        return rejected
+
+    @base.pauses_collector
+    def _checked(self, events):
+        """The rejections of a batch's invalid and repeated events, and
+        (event, dumped raw payload) of the others."""
         rejected = []
         accepted = {}
         for event in events:
@@ -272,12 +283,9 @@ class Connection(base.Connection):
                 rejected.append(_duplicate(event.message_id, "in this batch"))
                 continue
             accepted[event.message_id] = (event, raw)
-        if accepted:
-            rejected.extend(
-                self._reconnecting(self._store, list(accepted.values()))
-            )
-        return rejected
+        return rejected, list(accepted.values())
 
+    @base.pauses_collector
     def _store(self, prepared):
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
@@ -302,6 +310,7 @@ class Connection(base.Connection):
                 break
         return self._store_one_by_one(prepared)
 
+    @base.pauses_collector
     def _store_streaming(self, events):
         """PostgreSQL: store a batch whose traits and payloads are
         checked while COPY streams, or None to take the careful path.

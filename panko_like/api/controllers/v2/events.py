@@ -6,7 +6,7 @@ import webob
 from panko_like import storage
 from panko_like.api import errors, rbac, streaming
 from panko_like.api.controllers.v2 import query
-from panko_like.storage import models
+from panko_like.storage import base, models
 
 EVENT_KEYS = {"message_id", "event_type", "generated", "traits", "raw",
               # Ceilometer's http:// publisher signs each event.
@@ -107,6 +107,18 @@ def delete(request, response, message_id):
 
 def create(request, response):
     rbac.enforce(request, "telemetry:events:create", anonymous=True)
+    # The body's objects are freed by their reference counts: see
+    # base.collector_paused, which record_events uses as well.
+    with base.collector_paused():
+        total, events, rejected = _read_events(request)
+    conn = request.storage_holder.get()
+    rejected.extend(conn.record_events(events) if events else [])
+    return _ingest_answer(response, total, rejected)
+
+
+def _read_events(request):
+    """How many events the body holds, the events read, and the
+    rejections of those that could not be read."""
     api = request.conf.api
     body = query.parse_json(query.read_body(request))
     if isinstance(body, dict):
@@ -128,9 +140,7 @@ def create(request, response):
         except models.InvalidEvent as exc:
             rejected.append(models.Rejected(
                 _message_id_of(item), exc.problem, exc.reason))
-    conn = request.storage_holder.get()
-    rejected.extend(conn.record_events(events) if events else [])
-    return _ingest_answer(response, len(body), rejected)
+    return len(body), events, rejected
 
 
 def _ingest_answer(response, total, rejected):
