@@ -34,7 +34,7 @@ import uuid
 import sqlalchemy as sa
 
 from panko_like import service, storage
-from panko_like.storage import impl_sqlalchemy, models
+from panko_like.storage import base, impl_sqlalchemy, models
 from panko_like.storage.sqlalchemy import tables
 
 try:
@@ -340,7 +340,9 @@ def load_floor(engine, workload, count, batch_size):
                                          partitioned)
             next_id += len(batch)
             start = time.perf_counter()
-            write(dbapi, events, traits)
+            # As record_events does (see storage.base.collector_paused).
+            with base.collector_paused():
+                write(dbapi, events, traits)
             elapsed += time.perf_counter() - start
     return elapsed
 
@@ -575,7 +577,8 @@ def load_mongodb_floor(events, workload, count, batch_size):
             for event in batch
         ]
         start = time.perf_counter()
-        events.insert_many(documents, ordered=False)
+        with base.collector_paused():
+            events.insert_many(documents, ordered=False)
         elapsed += time.perf_counter() - start
     return elapsed
 
