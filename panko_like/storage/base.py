@@ -49,7 +49,7 @@ def collector_paused():
     freed by its reference count. The collector would nonetheless start
     every 700 allocations, and now and then walk every live object of
     the process; writing 100,000 events to PostgreSQL took 5.9 s of this
-    process's CPU with it, 3.5 s without. Nested or concurrent pauses
+    process's CPU with it, 3.4 s without. Nested or concurrent pauses
     (threads) share one: the collector is enabled again when the last
     ends, and only if it was enabled when the first began.
     """

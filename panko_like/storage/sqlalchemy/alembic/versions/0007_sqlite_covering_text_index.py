@@ -8,8 +8,8 @@ A filter on a text trait (``resource_id`` equal to ..., say) lists the
 matching events from trait_text's (key, value) index. On SQLite that
 index led to each row's rowid, and the event's id was then read from
 the table: one more page for each match, scattered over the file. With
-``event_id`` in the index the list is read from the index alone, which
-halves the pages such a query reads on a large database.
+``event_id`` in the index the list is read from the index alone: of
+the two scattered pages read for each match, only the event's remains.
 
 Other databases are not changed. PostgreSQL indexes ``left(value,
 255)``, an expression, and does not answer from such an index alone;
