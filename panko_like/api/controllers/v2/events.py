@@ -107,20 +107,20 @@ def delete(request, response, message_id):
 
 def create(request, response):
     rbac.enforce(request, "telemetry:events:create", anonymous=True)
-    # The body's objects are freed by their reference counts: see
-    # base.collector_paused, which record_events uses as well.
+    # The collector is held off while the body's objects are made (see
+    # base.collector_paused, which record_events uses as well).
+    data = query.read_body(request)
     with base.collector_paused():
-        total, events, rejected = _read_events(request)
+        total, events, rejected = _read_events(request.conf.api, data)
     conn = request.storage_holder.get()
     rejected.extend(conn.record_events(events) if events else [])
     return _ingest_answer(response, total, rejected)
 
 
-def _read_events(request):
-    """How many events the body holds, the events read, and the
+def _read_events(api, data):
+    """How many events the body ``data`` holds, the events read, and the
     rejections of those that could not be read."""
-    api = request.conf.api
-    body = query.parse_json(query.read_body(request))
+    body = query.parse_json(data)
     if isinstance(body, dict):
         # Ceilometer's publisher with batch=False posts one event alone.
         body = [body]
