@@ -79,6 +79,43 @@ def pauses_collector(func):
     return paused
 
 
+def duplicate(message_id: str, where: str) -> models.Rejected:
+    """The rejection of an event whose message_id is stored already, or
+    repeated in its batch (``where`` says which)."""
+    return models.Rejected(
+        message_id,
+        models.Problem.DUPLICATE,
+        f"an event with this message_id is {where}",
+    )
+
+
+@pauses_collector
+def checked_batch(events, prepare):
+    """Check a batch before a driver writes it.
+
+    Returns the rejections of its invalid events and of those whose
+    message_id it repeats, and ``prepare(event, raw)`` of each of the
+    others, in order (``raw``: its payload as JSON text, or None).
+    ``prepare`` may raise InvalidEvent as well.
+    """
+    rejected = []
+    accepted = {}
+    for event in events:
+        message_id = getattr(event, "message_id", None)
+        try:
+            event.validate()
+            item = prepare(event, event.dumped_raw())
+        except models.InvalidEvent as exc:
+            rejected.append(
+                models.Rejected(message_id, exc.problem, exc.reason))
+            continue
+        if event.message_id in accepted:
+            rejected.append(duplicate(event.message_id, "in this batch"))
+            continue
+        accepted[event.message_id] = item
+    return rejected, list(accepted.values())
+
+
 def merge_dicts(base: dict, update: dict) -> dict:
     """Return a deep copy of ``base`` updated recursively by ``update``."""
     result = copy.deepcopy(base)

@@ -253,12 +253,12 @@ def _and(*queries) -> dict:
     return {"$and": clauses} if clauses else {}
 
 
-def _duplicate(message_id, where):
-    return models.Rejected(
-        message_id,
-        models.Problem.DUPLICATE,
-        f"an event with this message_id is {where}",
-    )
+def _checked_document(event, raw):
+    """The document of a checked event; raise InvalidEvent when it is
+    too large for MongoDB."""
+    doc = event_document(event, raw)
+    _check_size(doc, len(event.traits))
+    return doc
 
 
 class Connection(base.Connection):
@@ -407,34 +407,10 @@ class Connection(base.Connection):
     # Writes
 
     def record_events(self, events):
-        rejected, documents = self._documents(events)
+        rejected, documents = base.checked_batch(events, _checked_document)
         if documents:
             rejected.extend(self._reconnecting(self._insert, documents))
         return rejected
-
-    @base.pauses_collector
-    def _documents(self, events):
-        """The rejections of a batch's invalid and repeated events, and
-        the documents of the others."""
-        rejected = []
-        documents = {}
-        for event in events:
-            message_id = getattr(event, "message_id", None)
-            try:
-                event.validate()
-                raw = event.dumped_raw()
-                doc = event_document(event, raw)
-                _check_size(doc, len(event.traits))
-            except models.InvalidEvent as exc:
-                rejected.append(
-                    models.Rejected(message_id, exc.problem, exc.reason)
-                )
-                continue
-            if event.message_id in documents:
-                rejected.append(_duplicate(event.message_id, "in this batch"))
-                continue
-            documents[event.message_id] = doc
-        return rejected, list(documents.values())
 
     @base.pauses_collector
     def _insert(self, documents):
@@ -459,7 +435,7 @@ class Connection(base.Connection):
         for error in details.get("writeErrors", []):
             message_id = documents[error["index"]]["_id"]
             if error.get("code") == DUPLICATE_KEY:
-                rejected.append(_duplicate(message_id, "already stored"))
+                rejected.append(base.duplicate(message_id, "already stored"))
                 continue
             LOG.warning("Event %s refused: %s",
                         message_id, error.get("errmsg"))

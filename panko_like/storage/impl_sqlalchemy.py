@@ -258,32 +258,11 @@ class Connection(base.Connection):
             stored = self._reconnecting(self._store_streaming, events)
             if stored is not None:
                 return stored
-        rejected, accepted = self._checked(events)
+        rejected, accepted = base.checked_batch(
+            events, lambda event, raw: (event, raw))
         if accepted:
             rejected.extend(self._reconnecting(self._store, accepted))
         return rejected
-
-    @base.pauses_collector
-    def _checked(self, events):
-        """The rejections of a batch's invalid and repeated events, and
-        (event, dumped raw payload) of the others."""
-        rejected = []
-        accepted = {}
-        for event in events:
-            message_id = getattr(event, "message_id", None)
-            try:
-                event.validate()
-                raw = event.dumped_raw()
-            except models.InvalidEvent as exc:
-                rejected.append(
-                    models.Rejected(message_id, exc.problem, exc.reason)
-                )
-                continue
-            if event.message_id in accepted:
-                rejected.append(_duplicate(event.message_id, "in this batch"))
-                continue
-            accepted[event.message_id] = (event, raw)
-        return rejected, list(accepted.values())
 
     @base.pauses_collector
     def _store(self, prepared):
@@ -384,7 +363,7 @@ class Connection(base.Connection):
         existing = self._existing_message_ids(
             conn, [event.message_id for event, _ in prepared]
         )
-        rejected = [_duplicate(mid, "already stored") for mid in existing]
+        rejected = [base.duplicate(mid, "already stored") for mid in existing]
         todo = [item for item in prepared
                 if item[0].message_id not in existing]
         if not todo:
@@ -434,7 +413,8 @@ class Connection(base.Connection):
                     # As the careful path would, an invalid event is
                     # refused as invalid rather than as a duplicate.
                     _check_the_rest(event)
-                rejected.append(_duplicate(event.message_id, "already stored"))
+                rejected.append(
+                    base.duplicate(event.message_id, "already stored"))
         todo = [item for item in prepared if item[0].message_id in claimed]
         if not todo:
             return rejected
@@ -1518,11 +1498,3 @@ def _copy(conn, table, columns, types, rows):
         raise sa_exc.DBAPIError.instance(
             statement, None, exc, dbapi.Error, connection_invalidated=lost
         ) from exc
-
-
-def _duplicate(message_id, where):
-    return models.Rejected(
-        message_id,
-        models.Problem.DUPLICATE,
-        f"an event with this message_id is {where}",
-    )
