@@ -1447,21 +1447,28 @@ def _executemany(conn, table, columns, rows):
     PyMySQL sends them as multi-row INSERTs, sqlite3 runs one prepared
     statement; SQLAlchemy's per-row parameter handling is skipped, and
     only the columns whose type converts values (datetimes) are
-    converted, exactly as SQLAlchemy would.
+    converted, to what SQLAlchemy would send (see _bind_processor).
     """
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in columns
+    converted = [
+        (index, processor) for index, processor in (
+            (index, _bind_processor(table.c[name], dialect))
+            for index, name in enumerate(columns))
+        if processor is not None
     ]
-    if any(processors):
+    if len(converted) == 1:
+        # One column to convert (the time of an event or a datetime
+        # trait's value): the rest of each row is copied as it is.
+        [(at, processor)] = converted
+        rows = [(*row[:at], processor(row[at]), *row[at + 1:])
+                for row in rows]
+    elif converted:
+        processors = dict(converted)
         rows = [
-            tuple(
-                value if proc is None or value is None else proc(value)
-                for proc, value in zip(processors, row, strict=True)
-            )
+            tuple(processors[index](value) if index in processors
+                  else value for index, value in enumerate(row))
             for row in rows
         ]
     conn.exec_driver_sql(
@@ -1470,6 +1477,33 @@ def _executemany(conn, table, columns, rows):
         f"VALUES ({', '.join([marker] * len(columns))})",
         rows,
     )
+
+
+def _bind_processor(column, dialect):
+    """What SQLAlchemy's bind processor of ``column`` does (None
+    included), or None when it sends values as they are.
+
+    On SQLite, a naive datetime (every time and datetime trait, once
+    validated) is written by ``datetime.isoformat``, in C, exactly as
+    SQLAlchemy's DATETIME would write it; anything else goes to
+    SQLAlchemy's own processor.
+    """
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return None
+    if (dialect.name == "sqlite"
+            and isinstance(column.type, t.PreciseTimestamp)):
+        plain = datetime.datetime
+
+        def process(value):
+            if value.__class__ is plain and value.tzinfo is None:
+                return value.isoformat(" ", "microseconds")
+            return processor(value)
+        return process
+
+    def process(value):
+        return None if value is None else processor(value)
+    return process
 
 
 def _copy(conn, table, columns, types, rows):

@@ -219,6 +219,24 @@ def convert_value(dtype: int, value: Any) -> Any:
         ) from None
 
 
+def _needs_no_conversion(dtype: Any, value: Any) -> bool:
+    """Whether ``value`` is already what convert_value would return for
+    ``dtype``: the common case, checked here without its calls."""
+    kind = value.__class__
+    if kind is str:
+        # ASCII text always encodes; anything else takes the long way.
+        return ((dtype == TEXT_TYPE or dtype == NONE_TYPE)
+                and len(value) <= MAX_TEXT_LENGTH and value.isascii()
+                and "\x00" not in value)
+    if kind is int:
+        return dtype == INT_TYPE and INT_MIN <= value <= INT_MAX
+    if kind is float:
+        return dtype == FLOAT_TYPE and math.isfinite(value)
+    if kind is datetime.datetime:
+        return dtype == DATETIME_TYPE and value.tzinfo is None
+    return False
+
+
 @dataclasses.dataclass(slots=True)
 class Trait:
     """A typed name/value pair attached to an event."""
@@ -241,6 +259,8 @@ class Trait:
             if len(_TRAIT_NAMES) >= _TRAIT_NAMES_KEPT:
                 _TRAIT_NAMES.clear()
             _TRAIT_NAMES.add(name)
+        if _needs_no_conversion(dtype, value):
+            return cls(name, dtype, value)
         try:
             return cls(name, dtype, convert_value(dtype, value))
         except InvalidEvent as exc:
@@ -377,12 +397,16 @@ class Event:
         :meth:`validate`. Running it again changes nothing."""
         if not isinstance(self.traits, list):
             raise InvalidEvent(Problem.INVALID, "traits must be a list")
-        self.traits = [
-            Trait.checked(trait.name, trait.dtype, trait.value)
-            for trait in self.traits
-        ]
+        checked = []
         seen = set()
         for trait in self.traits:
+            # A trait whose name was seen before and whose value needs no
+            # conversion is kept as it is.
+            if not (trait.__class__ is Trait
+                    and trait.name.__class__ is str
+                    and trait.name in _TRAIT_NAMES
+                    and _needs_no_conversion(trait.dtype, trait.value)):
+                trait = Trait.checked(trait.name, trait.dtype, trait.value)
             # dtype 0 is kept with the text traits, as Panko did.
             key = (trait.name,
                    TEXT_TYPE if trait.dtype == NONE_TYPE else trait.dtype)
@@ -392,6 +416,8 @@ class Event:
                     f"trait {trait.name!r} given twice with the same type",
                 )
             seen.add(key)
+            checked.append(trait)
+        self.traits = checked
 
 
 def traits_from_items(items: list) -> list[Trait]:

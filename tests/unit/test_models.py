@@ -90,6 +90,71 @@ class TestTraitAndEvent(unittest.TestCase):
         with self.assertRaises(models.InvalidEvent):
             models.Trait.checked(["fine"], 1, "x")
 
+    def test_values_kept_as_given_are_what_conversion_gives(self):
+        # _needs_no_conversion lets the common values skip convert_value:
+        # it may only say so where convert_value returns the value itself.
+        class Text(str):
+            pass
+
+        when = datetime.datetime(2020, 1, 1, 5, 6, 7, 8)
+        taken = [
+            (models.TEXT_TYPE, "plain"), (models.NONE_TYPE, ""),
+            (models.TEXT_TYPE, "x" * models.MAX_TEXT_LENGTH),
+            (models.INT_TYPE, 0), (models.INT_TYPE, models.INT_MAX),
+            (models.INT_TYPE, models.INT_MIN), (models.FLOAT_TYPE, -2.5),
+            (models.DATETIME_TYPE, when),
+        ]
+        converted = [
+            (models.TEXT_TYPE, "é"), (models.TEXT_TYPE, Text("x")),
+            (models.TEXT_TYPE, 12), (models.INT_TYPE, "5"),
+            (models.INT_TYPE, 5.0), (models.FLOAT_TYPE, 2),
+            (models.DATETIME_TYPE, "2020-01-01T00:00:00Z"),
+            (models.DATETIME_TYPE,
+             when.replace(tzinfo=datetime.UTC)),
+            (models.INT_TYPE, "x"), (models.TEXT_TYPE, 5),
+        ]
+        refused = [
+            (models.TEXT_TYPE, "a\x00"), (models.TEXT_TYPE, "\ud800"),
+            (models.TEXT_TYPE, "x" * (models.MAX_TEXT_LENGTH + 1)),
+            (models.INT_TYPE, True), (models.INT_TYPE, models.INT_MAX + 1),
+            (models.FLOAT_TYPE, float("nan")), (models.FLOAT_TYPE, math.inf),
+            (models.INT_TYPE, 2.5), (models.FLOAT_TYPE, "x"),
+            (models.DATETIME_TYPE, 12), (models.INT_TYPE, None.__class__),
+            (9, "x"),
+        ]
+        for dtype, value in taken:
+            with self.subTest(dtype=dtype, value=value):
+                self.assertTrue(models._needs_no_conversion(dtype, value))
+                result = models.convert_value(dtype, value)
+                self.assertIs(value.__class__, result.__class__)
+                self.assertEqual(value, result)
+        for dtype, value in converted + refused:
+            with self.subTest(dtype=dtype, value=value):
+                self.assertFalse(models._needs_no_conversion(dtype, value))
+        for dtype, value in refused:
+            with self.subTest(dtype=dtype, value=value):
+                with self.assertRaises(models.InvalidEvent):
+                    models.Trait.checked("t", dtype, value)
+
+    def test_validated_traits_with_nothing_to_convert_are_kept(self):
+        keep = models.Trait("kept", models.INT_TYPE, 4096)
+        convert = models.Trait("converted", models.INT_TYPE, "4096")
+        models.Trait.checked("kept", models.INT_TYPE, 1)  # a known name
+        event = models.Event("m", "t", datetime.datetime(2020, 1, 1),
+                             [keep, convert])
+        event.validate_traits()
+        self.assertIs(keep, event.traits[0])
+        self.assertEqual(models.Trait("converted", models.INT_TYPE, 4096),
+                         event.traits[1])
+        self.assertEqual("4096", convert.value)  # the caller's, untouched
+        # A duplicate is refused whichever way its traits were checked.
+        event = models.Event("m", "t", datetime.datetime(2020, 1, 1),
+                             [keep, models.Trait("kept", 2, "1")])
+        with self.assertRaises(models.InvalidEvent) as caught:
+            event.validate_traits()
+        self.assertEqual(models.Problem.INCOMPATIBLE_TRAIT,
+                         caught.exception.problem)
+
     def test_validate_traits_twice_changes_nothing(self):
         when = datetime.datetime(2020, 1, 1, 5)
         event = models.Event("m", "t", when, [

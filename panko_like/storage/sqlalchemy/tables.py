@@ -284,27 +284,29 @@ def encode_traits(traits) -> str:
 
     A JSON list of ``[name, dtype, value]`` in (name, dtype) order, the
     dtype as it reads back (see STORAGE_DTYPES) and datetimes in ISO
-    8601 with microseconds: :func:`load_trait_items` and
+    8601 as ``datetime.isoformat`` writes them (orjson writes naive
+    datetimes the same way): :func:`load_trait_items` and
     models.traits_from_items give back exactly what the trait tables
     would.
     """
-    items = []
-    finite = True
-    for trait in traits:
-        value = trait.value
-        if isinstance(value, datetime.datetime):
-            value = value.isoformat()
-        elif isinstance(value, float) and not math.isfinite(value):
-            finite = False
-        items.append([trait.name, STORAGE_DTYPES[trait.dtype], value])
+    items = [[trait.name, STORAGE_DTYPES[trait.dtype], trait.value]
+             for trait in traits]
     items.sort(key=_NAME_AND_DTYPE)
-    if finite:
-        try:
-            return orjson.dumps(items).decode()
-        except TypeError:
-            pass  # a value orjson cannot write: the standard library below
-    # orjson would write NaN as null: new events never have one, but a
-    # float trait adopted from Panko may; the standard library keeps it.
+    try:
+        data = orjson.dumps(items)
+    except TypeError:
+        data = None  # a value orjson cannot write: see below
+    # orjson writes NaN and the infinities as null: a text with a null
+    # in it (a None value, mostly) is looked at closer.
+    if data is not None and (b"null" not in data or all(
+            not isinstance(value, float) or math.isfinite(value)
+            for _, _, value in items)):
+        return data.decode()
+    # New events never have a non-finite float, but a float trait
+    # adopted from Panko may; the standard library keeps it.
+    for item in items:
+        if isinstance(item[2], datetime.datetime):
+            item[2] = item[2].isoformat()
     return json.dumps(items, ensure_ascii=False)
 
 
