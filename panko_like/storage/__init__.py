@@ -84,7 +84,9 @@ OPTS = [
         "(PRAGMA wal_autocheckpoint). With SQLite's own default of 1,000 "
         "nearly every batch of events pays for such a copy; with the "
         "default here (a log of up to 256 MiB) a page that many batches "
-        "change is copied once, and the commit that copies takes longer.",
+        "change is copied once, and the commit that copies takes longer. "
+        "A log that one large transaction made longer is cut back to "
+        "this size once copied (PRAGMA journal_size_limit).",
     ),
     cfg.IntOpt(
         "sqlite_cache_size",

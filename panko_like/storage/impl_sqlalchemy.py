@@ -108,8 +108,9 @@ def _engine_options(url: sa.engine.URL, conf) -> dict:
 
 def _sqlite_setup(conf):
     """The ``connect`` hook of an SQLite engine: WAL, checkpoints every
-    ``[database] sqlite_wal_autocheckpoint`` pages, a page cache of
-    ``sqlite_cache_size`` MiB."""
+    ``[database] sqlite_wal_autocheckpoint`` pages, a log cut back to
+    that size once checkpointed, a page cache of ``sqlite_cache_size``
+    MiB."""
     if conf is None:
         pages = storage.DEFAULT_WAL_AUTOCHECKPOINT
         cache_mib = storage.DEFAULT_SQLITE_CACHE_MIB
@@ -121,6 +122,12 @@ def _sqlite_setup(conf):
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        # Without a limit, the log file keeps the size of the largest
+        # transaction it ever held (an expiry, an adoption) for good.
+        cursor.execute("PRAGMA page_size")
+        (page_size,) = cursor.fetchone()
+        cursor.execute(
+            f"PRAGMA journal_size_limit={int(pages) * int(page_size)}")
         # A negative size is in KiB.
         cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
         cursor.close()

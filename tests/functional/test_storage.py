@@ -2,6 +2,7 @@
 
 import datetime
 import gc
+import os
 
 import sqlalchemy as sa
 
@@ -796,7 +797,7 @@ class TestSQLiteSettings(backends.BackendTestCase):
     def settings(self, conn):
         return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar()
                      for name in ("journal_mode", "wal_autocheckpoint",
-                                  "cache_size"))
+                                  "cache_size", "journal_size_limit"))
 
     def test_configured(self):
         # Every pooled connection, not just the first.
@@ -804,7 +805,23 @@ class TestSQLiteSettings(backends.BackendTestCase):
         self.addCleanup(lambda: [c.close() for c in held])
         for conn in held:
             # A negative cache_size is in KiB.
-            self.assertEqual(("wal", 512, -5 * 1024), self.settings(conn))
+            self.assertEqual(("wal", 512, -5 * 1024, 512 * 4096),
+                             self.settings(conn))
+
+    def test_log_cut_back_after_a_large_transaction(self):
+        # One batch of ~6 MiB makes the log longer than the 2 MiB (512
+        # pages) allowed; once checkpointed, the next write cuts it back.
+        log_file = self.conn.engine.url.database + "-wal"
+        filler = "x" * 20_000
+        batch = [models.Event(f"big-{i}", "big", datetime.datetime(2026, 1, 1),
+                              [], {"filler": filler}) for i in range(300)]
+        self.assertEqual([], self.conn.record_events(batch))
+        self.assertGreater(os.path.getsize(log_file), 6 * 2**20)
+        self.assertEqual([], self.conn.record_events([models.Event(
+            "small", "big", datetime.datetime(2026, 1, 1), [], {})]))
+        self.assertLessEqual(os.path.getsize(log_file), 512 * 4096)
+        self.assertEqual(301, len(list(self.conn.get_events(
+            storage.EventFilter(event_type="big")))))
 
     def test_default(self):
         url = self.conn.engine.url.render_as_string(hide_password=False)
@@ -812,5 +829,5 @@ class TestSQLiteSettings(backends.BackendTestCase):
             engine = impl_sqlalchemy.create_engine(url, conf)
             self.addCleanup(engine.dispose)
             with engine.connect() as conn:
-                self.assertEqual(("wal", 65536, -32 * 1024),
+                self.assertEqual(("wal", 65536, -32 * 1024, 256 * 2**20),
                                  self.settings(conn))
