@@ -23,6 +23,7 @@ import dataclasses
 import datetime
 import functools
 import math
+import operator
 import os
 import sqlite3
 
@@ -550,11 +551,16 @@ class Connection(base.Connection):
                       rows[name])
 
     def _insert_summary(self, conn, todo, type_ids):
-        pairs = {
-            (type_ids[event.event_type], trait.name,
-             t.STORAGE_DTYPES[trait.dtype])
+        # Most events of a type carry the same traits: each (type, trait
+        # names and types) shape is looked at once.
+        shapes = {
+            (event.event_type, *map(_NAME_AND_DTYPE, event.traits))
             for event, _ in todo
-            for trait in event.traits
+        }
+        pairs = {
+            (type_ids[event_type], name, t.STORAGE_DTYPES[dtype])
+            for event_type, *traits in shapes
+            for name, dtype in traits
         }
         if pairs:
             conn.execute(
@@ -1414,6 +1420,9 @@ def _traits_query(event_ids, dialect):
             ).where(_in(table.c.event_id, event_ids, dialect))
         )
     return sa.union_all(*parts)
+
+
+_NAME_AND_DTYPE = operator.attrgetter("name", "dtype")
 
 
 def _fits(value):
