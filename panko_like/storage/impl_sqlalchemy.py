@@ -38,8 +38,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from panko_like import storage
 from panko_like.storage import base, models
+from panko_like.storage.sqlalchemy import multirow, urls
 from panko_like.storage.sqlalchemy import tables as t
-from panko_like.storage.sqlalchemy import urls
 
 LOG = log.getLogger(__name__)
 
@@ -1460,8 +1460,9 @@ _COPY_TRAIT_TYPES = {
 def _executemany(conn, table, columns, rows):
     """INSERT ``rows`` (tuples) straight through the DBAPI's executemany.
 
-    PyMySQL sends them as multi-row INSERTs, sqlite3 runs one prepared
-    statement; SQLAlchemy's per-row parameter handling is skipped, and
+    MySQL gets multi-row INSERTs (see multirow), sqlite3 runs one
+    prepared statement; SQLAlchemy's per-row parameter handling is
+    skipped, and
     only the columns whose type converts values (datetimes) are
     converted, to what SQLAlchemy would send (see _bind_processor).
     """
@@ -1487,12 +1488,18 @@ def _executemany(conn, table, columns, rows):
                   else value for index, value in enumerate(row))
             for row in rows
         ]
+    head = (f"INSERT INTO {quote(table.name)} "
+            f"({', '.join(quote(name) for name in columns)}) VALUES ")
+    if dialect.name == "mysql":
+        driver = conn.connection.driver_connection
+        if multirow.applies(driver):
+            with _driver_errors(conn, head + "..."), \
+                    driver.cursor() as cursor:
+                for statement in multirow.statements(driver, head, rows):
+                    cursor.execute(statement)
+            return
     conn.exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} "
-        f"({', '.join(quote(name) for name in columns)}) "
-        f"VALUES ({', '.join([marker] * len(columns))})",
-        rows,
-    )
+        head + f"({', '.join([marker] * len(columns))})", rows)
 
 
 def _bind_processor(column, dialect):
@@ -1523,24 +1530,30 @@ def _bind_processor(column, dialect):
 
 
 def _copy(conn, table, columns, types, rows):
-    """COPY ``rows`` into ``table`` in binary, inside conn's transaction.
-
-    psycopg's errors are raised as SQLAlchemy's (IntegrityError when
-    another writer stored one of the message_ids meanwhile,
-    OperationalError when the server is lost), as for any statement,
-    so the retries of _store and _reconnecting apply.
-    """
+    """COPY ``rows`` into ``table`` in binary, inside conn's transaction;
+    psycopg's errors are raised as SQLAlchemy's (see _driver_errors)."""
     statement = (
         f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     )
-    fairy = conn.connection
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        with fairy.driver_connection.cursor() as cursor:
+    with _driver_errors(conn, statement):
+        with conn.connection.driver_connection.cursor() as cursor:
             with cursor.copy(statement) as copy:
                 copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
+
+
+@contextlib.contextmanager
+def _driver_errors(conn, statement):
+    """Raise the DBAPI's errors of a statement sent past SQLAlchemy as
+    SQLAlchemy's, as for any statement (IntegrityError when another
+    writer stored one of the message_ids meanwhile, OperationalError
+    when the server is lost), so that the retries of _store and
+    _reconnecting apply."""
+    fairy = conn.connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
     except dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
         if lost:
