@@ -16,8 +16,6 @@ import decimal
 import math
 import re
 
-from pymysql.constants import SERVER_STATUS
-
 #: Bytes of one statement, as PyMySQL's executemany bounds them (well
 #: under the servers' default max_allowed_packet). A single row longer
 #: than that is sent alone.
@@ -29,6 +27,9 @@ _ESCAPED_BY_PYMYSQL = re.compile("[\x00\n\r\x1a]")
 def applies(driver_connection) -> bool:
     """Whether these statements may be used on this PyMySQL connection:
     not when the session has NO_BACKSLASH_ESCAPES set."""
+    # PyMySQL is an extra (panko_like[mysql]): imported only when used.
+    from pymysql.constants import SERVER_STATUS
+
     return not (driver_connection.server_status
                 & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
 
