@@ -1462,32 +1462,20 @@ def _executemany(conn, table, columns, rows):
 
     MySQL gets multi-row INSERTs (see multirow), sqlite3 runs one
     prepared statement; SQLAlchemy's per-row parameter handling is
-    skipped, and
-    only the columns whose type converts values (datetimes) are
-    converted, to what SQLAlchemy would send (see _bind_processor).
+    skipped, and only the columns whose type converts values
+    (datetimes) are converted, to what SQLAlchemy would send (see
+    _bind_processor).
     """
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    converted = [
-        (index, processor) for index, processor in (
-            (index, _bind_processor(table.c[name], dialect))
-            for index, name in enumerate(columns))
-        if processor is not None
-    ]
-    if len(converted) == 1:
-        # One column to convert (the time of an event or a datetime
-        # trait's value): the rest of each row is copied as it is.
-        [(at, processor)] = converted
-        rows = [(*row[:at], processor(row[at]), *row[at + 1:])
-                for row in rows]
-    elif converted:
-        processors = dict(converted)
-        rows = [
-            tuple(processors[index](value) if index in processors
-                  else value for index, value in enumerate(row))
-            for row in rows
-        ]
+    for at, name in enumerate(columns):
+        # Only the time of an event or a datetime trait's value, today:
+        # the rest of each row is copied as it is.
+        processor = _bind_processor(table.c[name], dialect)
+        if processor is not None:
+            rows = [(*row[:at], processor(row[at]), *row[at + 1:])
+                    for row in rows]
     head = (f"INSERT INTO {quote(table.name)} "
             f"({', '.join(quote(name) for name in columns)}) VALUES ")
     if dialect.name == "mysql":
