@@ -61,21 +61,22 @@ def literal(value, fallback):
 def statements(driver_connection, head, rows):
     """The INSERT statements (``head`` then VALUES lists) of ``rows``,
     each at most STATEMENT_BYTES long unless one row is longer."""
-    cursor = driver_connection.cursor()
+    # PyMySQL's public way to write one literal is a cursor's mogrify;
+    # the cursor is closed with the generator.
+    with driver_connection.cursor() as cursor:
+        def fallback(value):
+            return cursor.mogrify("%s", (value,))
 
-    def fallback(value):
-        return cursor.mogrify("%s", (value,))
-
-    parts, size = [], len(head)
-    for row in rows:
-        text = "(" + ",".join([literal(value, fallback)
-                               for value in row]) + ")"
-        length = (len(text) if text.isascii()
-                  else len(text.encode("utf-8", "surrogateescape")))
-        if parts and size + length + 1 > STATEMENT_BYTES:
+        parts, size = [], len(head)
+        for row in rows:
+            text = "(" + ",".join([literal(value, fallback)
+                                   for value in row]) + ")"
+            length = (len(text) if text.isascii()
+                      else len(text.encode("utf-8", "surrogateescape")))
+            if parts and size + length + 1 > STATEMENT_BYTES:
+                yield head + ",".join(parts)
+                parts, size = [], len(head)
+            parts.append(text)
+            size += length + 1
+        if parts:
             yield head + ",".join(parts)
-            parts, size = [], len(head)
-        parts.append(text)
-        size += length + 1
-    if parts:
-        yield head + ",".join(parts)
