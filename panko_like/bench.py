@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from panko_like import service, storage
 from panko_like.storage import base, impl_sqlalchemy, models
-from panko_like.storage.sqlalchemy import multirow, tables
+from panko_like.storage.sqlalchemy import multirow, tables, urls
 
 try:
     import pymongo
@@ -422,7 +422,8 @@ class Scratch:
     """Creates and drops the databases the benchmark writes into."""
 
     def __init__(self, url):
-        self.url = sa.engine.make_url(url)
+        # As the driver reads it (a mariadb:// URL is mysql://).
+        self.url = urls.make_url(url)
         self.backend = self.url.get_backend_name()
         self.tmpdir = None
         self.created = []

@@ -138,7 +138,14 @@ def _sqlite_setup(conf):
 
 def create_engine(url: str, conf=None) -> sa.engine.Engine:
     parsed = urls.make_url(url, conf)
-    engine = sa.create_engine(parsed, **_engine_options(parsed, conf))
+    try:
+        engine = sa.create_engine(parsed, **_engine_options(parsed, conf))
+    except sa_exc.NoSuchModuleError:
+        # A driver name SQLAlchemy does not know: no retry can help.
+        raise storage.UnknownDriver(
+            f"SQLAlchemy has no database driver {parsed.drivername!r} "
+            "(panko_like is tested with sqlite, postgresql+psycopg and "
+            "mysql+pymysql)") from None
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_setup(conf))
     return engine

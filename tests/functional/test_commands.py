@@ -126,6 +126,14 @@ class TestCommandErrors(backends.BackendTestCase):
         self.assert_clear_error("panko-like-expirer", path,
                                 "no storage driver for scheme 'nosuch'")
 
+    def test_unknown_database_driver_is_a_clear_error(self):
+        # Not retried max_retries times: the default would wait 100 s
+        # (the test's timeout is 120).
+        path = self.write_file("[database]\n"
+                               "connection = mariadb+nosuch://r@h/db\n")
+        self.assert_clear_error("panko-like-dbsync", path,
+                                "no database driver 'mysql+nosuch'")
+
     def test_missing_config_file_is_a_clear_error(self):
         self.assert_clear_error("panko-like-dbsync", "/nonexistent")
 

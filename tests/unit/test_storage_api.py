@@ -108,6 +108,15 @@ class TestDriverLoading(unittest.TestCase):
         for name in ("mysql", "postgresql", "sqlite"):
             self.assertIn(name, message)
 
+    def test_unknown_database_driver_is_not_retried(self):
+        conf = service.prepare_service([], config_files=[])
+        conf.set_override("connection", "sqlite+nosuch:///x.sqlite",
+                          group="database")
+        conf.set_override("retry_interval", 60, group="database")
+        with self.assertRaises(storage.UnknownDriver) as ctx:
+            storage.get_connection_from_config(conf)
+        self.assertIn("'sqlite+nosuch'", str(ctx.exception))
+
     def test_sqlite_by_url(self):
         path = tempfile.mkdtemp()
         conn = storage.get_connection(f"sqlite:///{path}/x.sqlite")

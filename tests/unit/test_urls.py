@@ -57,6 +57,28 @@ class TestURLs(unittest.TestCase):
         self.assertEqual("/tmp/a,b/x.sqlite",
                          urls.make_url("sqlite:////tmp/a,b/x.sqlite").database)
 
+    def test_mariadb_is_read_as_mysql(self):
+        # SQLAlchemy's "mariadb" dialect names itself so; the driver,
+        # its migrations and its types know MySQL's name.
+        for given, driver in (("mariadb://r@h/db", "mysql+pymysql"),
+                              ("mariadb+pymysql://r@h/db", "mysql+pymysql"),
+                              ("MariaDB+PyMySQL://r@h/db", "mysql+pymysql"),
+                              ("mariadb+mariadbconnector://r@h/db",
+                               "mysql+mariadbconnector")):
+            with self.subTest(url=given):
+                url = urls.make_url(given)
+                self.assertEqual(driver, url.drivername)
+                self.assertEqual(("r", "h", "db"),
+                                 (url.username, url.host, url.database))
+                self.assertEqual("utf8mb4", url.query["charset"])
+        self.assertEqual("mariadb", storage.scheme_of("MariaDB://h/db"))
+
+    def test_scheme_case_is_ignored(self):
+        self.assertEqual("postgresql+psycopg",
+                         urls.make_url("PostgreSQL://u@h/db").drivername)
+        self.assertEqual("mysql+pymysql",
+                         urls.make_url("MYSQL+PyMySQL://u@h/db").drivername)
+
     def test_bad_host(self):
         with self.assertRaises(ValueError):
             urls.make_url("postgresql://u@h:x:y,h2/db")

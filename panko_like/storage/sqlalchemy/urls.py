@@ -46,6 +46,11 @@ OPTS = [
 ]
 
 _DEFAULT_DBAPI = {"postgresql": "psycopg", "mysql": "pymysql"}
+#: SQLAlchemy's own ``mariadb`` dialect names itself "mariadb", where the
+#: driver, its migrations and its types know MySQL's: a ``mariadb://``
+#: URL is read as ``mysql://``, whose dialect tells MariaDB apart once
+#: connected (``is_mariadb``).
+_SAME_AS = {"mariadb": "mysql"}
 # user[:password]@host[:port],host[:port]/database?query
 _HOST_LIST_URL = re.compile(
     r"^(?P<scheme>[\w+]+)://"
@@ -126,7 +131,16 @@ def make_url(url: str, conf=None) -> sa.engine.URL:
         parsed = _from_host_list(url, conf)
     else:
         parsed = sa.engine.make_url(url)
+    if parsed.drivername != parsed.drivername.lower():
+        # Schemes are case-insensitive (storage.scheme_of); SQLAlchemy's
+        # dialect names are not.
+        parsed = parsed.set(drivername=parsed.drivername.lower())
     backend = parsed.get_backend_name()
+    if backend in _SAME_AS:
+        driver = parsed.drivername.partition("+")[2]
+        backend = _SAME_AS[backend]
+        parsed = parsed.set(
+            drivername=f"{backend}+{driver}" if driver else backend)
     if parsed.drivername == backend and backend in _DEFAULT_DBAPI:
         parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DBAPI[backend]}")
     if backend == "mysql" and "charset" not in parsed.query:
