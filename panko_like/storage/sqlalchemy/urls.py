@@ -131,18 +131,14 @@ def make_url(url: str, conf=None) -> sa.engine.URL:
         parsed = _from_host_list(url, conf)
     else:
         parsed = sa.engine.make_url(url)
-    if parsed.drivername != parsed.drivername.lower():
-        # Schemes are case-insensitive (storage.scheme_of); SQLAlchemy's
-        # dialect names are not.
-        parsed = parsed.set(drivername=parsed.drivername.lower())
-    backend = parsed.get_backend_name()
-    if backend in _SAME_AS:
-        driver = parsed.drivername.partition("+")[2]
-        backend = _SAME_AS[backend]
-        parsed = parsed.set(
-            drivername=f"{backend}+{driver}" if driver else backend)
-    if parsed.drivername == backend and backend in _DEFAULT_DBAPI:
-        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DBAPI[backend]}")
+    # Schemes are case-insensitive (storage.scheme_of); SQLAlchemy's
+    # dialect names are not.
+    backend, _, driver = parsed.drivername.lower().partition("+")
+    backend = _SAME_AS.get(backend, backend)
+    driver = driver or _DEFAULT_DBAPI.get(backend)
+    drivername = f"{backend}+{driver}" if driver else backend
+    if drivername != parsed.drivername:
+        parsed = parsed.set(drivername=drivername)
     if backend == "mysql" and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     if backend == "postgresql":
