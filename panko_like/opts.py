@@ -1,16 +1,24 @@
-"""Every option of the service, gathered for oslo-config-generator."""
+"""Every option of the service, gathered for oslo-config-generator.
 
-import itertools
+Each option is declared by the module that reads it; this module only
+lists them, and imports nothing that imports it.
+"""
 
 from panko_like import api, storage
-from panko_like.cmd import api as api_cmd
-from panko_like.storage.sqlalchemy import urls
+from panko_like.api import server
+from panko_like.storage.sqlalchemy import engine, partitions, sqlite, urls
 
 
 def list_opts():
     """Return ``[(group, [opts])]`` for the sample config generator."""
     return [
-        ("DEFAULT", list(itertools.chain(storage.DEFAULT_OPTS))),
-        ("database", list(itertools.chain(storage.OPTS, urls.OPTS))),
-        ("api", list(itertools.chain(api.OPTS, api_cmd.OPTS))),
+        ("DEFAULT", list(storage.DEFAULT_OPTS)),
+        ("database", [
+            *storage.OPTS,
+            *partitions.OPTS,
+            *sqlite.OPTS,
+            *engine.OPTS,
+            *urls.OPTS,
+        ]),
+        ("api", [*api.OPTS, *server.OPTS]),
     ]

@@ -1,71 +1,16 @@
-"""``panko-like-api``: the REST API under gunicorn, one process per worker.
-
-gunicorn is used as a library: its arbiter pre-forks ``[api] workers``
-processes that each build their own application (and so their own
-storage connection pool, which must never cross a fork), restarts a
-worker that dies, and on SIGTERM stops accepting connections, lets the
-requests in flight finish within ``[api] graceful_shutdown_timeout``
-seconds and exits 0.
-"""
+"""``panko-like-api``: the REST API under gunicorn, one process per worker
+(see panko_like.api.server)."""
 
 import ipaddress
-import logging
-import os
 import sys
 
-from gunicorn import glogging
-from gunicorn.app import base as gunicorn_base
 from oslo_config import cfg
 from oslo_log import log
 
 from panko_like import cmd
+from panko_like.api import app, server
 
 LOG = log.getLogger(__name__)
-
-OPTS = [
-    cfg.HostAddressOpt(
-        "host",
-        default="127.0.0.1",
-        help="Address the API listens on (an IP address or a host name; "
-        "0.0.0.0 or :: for every interface). The --host command line "
-        "argument overrides it.",
-    ),
-    cfg.IntOpt(
-        "port",
-        default=8977,
-        min=1,
-        max=65535,
-        help="TCP port the API listens on. The --port command line "
-        "argument overrides it.",
-    ),
-    cfg.IntOpt(
-        "workers",
-        default=min(os.cpu_count() or 1, 4),
-        sample_default="<number of CPUs, at most 4>",
-        min=1,
-        max=256,
-        help="Number of API worker processes. Each serves one request at "
-        "a time with its own storage connection pool, so the database "
-        "sees up to workers * (max_pool_size + max_overflow) "
-        "connections.",
-    ),
-    cfg.IntOpt(
-        "graceful_shutdown_timeout",
-        default=30,
-        min=0,
-        max=3600,
-        help="Seconds the requests in flight get to finish after a "
-        "SIGTERM before their workers are killed.",
-    ),
-    cfg.IntOpt(
-        "worker_timeout",
-        default=120,
-        min=0,
-        max=86400,
-        help="Seconds a worker may spend on one request before it is "
-        "killed and replaced; 0 disables the limit.",
-    ),
-]
 
 # Named --host/--port on the command line, but stored apart from any
 # [DEFAULT] host a Panko or oslo.service configuration file may set, and
@@ -84,52 +29,6 @@ CLI_OPTS = [
         help="TCP port to listen on, overriding [api] port.",
     ),
 ]
-
-
-class OsloLogger(glogging.Logger):
-    """gunicorn's own messages (listening, workers booted, killed or
-    timed out) through the handlers oslo.log set up: in the service's
-    log file or syslog and format, at its level, as ``gunicorn.error``,
-    instead of on stderr in gunicorn's format."""
-
-    def setup(self, cfg):
-        super().setup(cfg)
-        for logger in (self.error_log, self.access_log):
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-            logger.propagate = True
-        # The level oslo.log gave the root logger ([DEFAULT] debug).
-        self.error_log.setLevel(logging.NOTSET)
-
-
-class Server(gunicorn_base.BaseApplication):
-    """gunicorn's arbiter, configured from a ConfigOpts."""
-
-    def __init__(self, conf: cfg.ConfigOpts, application):
-        self.conf = conf
-        self.application = application
-        super().__init__(prog="panko-like-api")
-
-    def load_config(self):
-        api = self.conf.api
-        host = f"[{api.host}]" if ":" in api.host else api.host
-        settings = {
-            "bind": [f"{host}:{api.port}"],
-            "workers": api.workers,
-            "graceful_timeout": api.graceful_shutdown_timeout,
-            "timeout": api.worker_timeout,
-            "proc_name": "panko-like-api",
-            "logger_class": OsloLogger,
-        }
-        if "control_socket_disable" in self.cfg.settings:
-            # gunicorn >= 25 opens a management socket in $HOME; the
-            # service is managed by signals, as any OpenStack service.
-            settings["control_socket_disable"] = True
-        for key, value in settings.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return self.application
 
 
 def _apply_command_line(conf: cfg.ConfigOpts) -> None:
@@ -197,10 +96,6 @@ def _build_app(conf: cfg.ConfigOpts):
     Safe to fork: the application opens its storage connections on
     first use, so each worker gets its own pool.
     """
-    # Not at module level: panko_like.opts imports this module for its
-    # options, and every other command would load the API with it.
-    from panko_like.api import app
-
     try:
         return app.setup_app(conf)
     except Exception as exc:  # one line for the operator, details logged
@@ -245,4 +140,4 @@ def main(argv=None):
     _check_keystone(conf)
     LOG.info("Serving the API on %s:%d with %d workers",
              conf.api.host, conf.api.port, conf.api.workers)
-    Server(conf, application).run()
+    server.Server(conf, application).run()

@@ -18,11 +18,8 @@ LOG = log.getLogger(__name__)
 
 NAMESPACE = "panko_like.storage"
 
-#: The defaults of sqlite_wal_autocheckpoint (pages) and sqlite_cache_size
-#: (MiB), for engines made without a configuration.
-DEFAULT_WAL_AUTOCHECKPOINT = 65536
-DEFAULT_SQLITE_CACHE_MIB = 32
-
+#: The options of every driver, read here and by the commands; each
+#: driver's own are declared in its modules (gathered by panko_like.opts).
 OPTS = [
     cfg.StrOpt(
         "connection",
@@ -58,70 +55,6 @@ OPTS = [
         min=0,
         help="How many expired events the expirer deletes per "
         "transaction; 0 uses a default of 10000.",
-    ),
-    cfg.IntOpt(
-        "partition_days",
-        min=1,
-        max=3660,
-        help="PostgreSQL: days of events per partition of the event and "
-        "trait tables. The expirer drops a partition whole once all its "
-        "days have expired, and deletes row by row only in the partition "
-        "the cutoff falls in; a query that names no time range reads "
-        "(and locks) every partition, so keep the partitions retained "
-        "(time to live / partition_days) to a few dozen, or raise "
-        "PostgreSQL's max_locks_per_transaction. Unset: 1 day when "
-        "event_time_to_live is at most 60 days, else its 60th part "
-        "(rounded up), and 30 days when events are kept forever. "
-        "Applies to partitions created after a change.",
-    ),
-    cfg.IntOpt(
-        "sqlite_wal_autocheckpoint",
-        default=DEFAULT_WAL_AUTOCHECKPOINT,
-        min=1,
-        help="SQLite: pages (of 4 KiB, SQLite's default page size) the "
-        "write-ahead log may hold "
-        "before a commit copies them back into the database file "
-        "(PRAGMA wal_autocheckpoint). With SQLite's own default of 1,000 "
-        "nearly every batch of events pays for such a copy; with the "
-        "default here (a log of up to 256 MiB) a page that many batches "
-        "change is copied once, and the commit that copies takes longer. "
-        "A log that one large transaction made longer is cut back to "
-        "this size once copied (PRAGMA journal_size_limit).",
-    ),
-    cfg.IntOpt(
-        "sqlite_cache_size",
-        default=DEFAULT_SQLITE_CACHE_MIB,
-        min=1,
-        help="SQLite: MiB of database pages each open connection may keep "
-        "in memory (PRAGMA cache_size). A batch of events changes pages "
-        "all over the trait indexes; with SQLite's own 2 MiB most of them "
-        "are read again from the file by the next batch. The memory is "
-        "taken as pages are read, up to this much per connection.",
-    ),
-    cfg.IntOpt(
-        "max_pool_size",
-        default=5,
-        min=1,
-        help="Connections kept open in the SQL connection pool.",
-    ),
-    cfg.IntOpt(
-        "max_overflow",
-        default=10,
-        min=0,
-        help="Connections allowed above max_pool_size under load.",
-    ),
-    cfg.IntOpt(
-        "pool_timeout",
-        default=30,
-        min=1,
-        help="Seconds to wait for a free pooled connection.",
-    ),
-    cfg.IntOpt(
-        "connection_recycle_time",
-        default=3600,
-        min=-1,
-        help="Seconds after which a pooled connection is replaced; "
-        "-1 never.",
     ),
 ]
 

@@ -4,6 +4,12 @@ Every driver subclasses :class:`Connection`, declares what it supports in
 ``CAPABILITIES`` (merged onto the defaults here) and implements the
 methods below. A method a driver cannot serve raises
 :class:`panko_like.NotImplementedError`, which the API answers with 501.
+
+The rules that apply to every driver are applied here, once, to every
+contract method a driver defines (see :func:`_resilient`): a storage
+that cannot be reached is retried and then reported as
+StorageUnavailable, and a batch of events is written with Python's
+cyclic collector held off.
 """
 
 import abc
@@ -11,6 +17,7 @@ import contextlib
 import copy
 import functools
 import gc
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +40,18 @@ BASE_STORAGE_CAPABILITIES: dict[str, Any] = {
     "storage": {"production_ready": False},
 }
 
+
+#: The contract methods run under the resilience policy (see
+#: _resilient), wherever a driver defines them.
+RESILIENT_METHODS = (
+    "upgrade", "schema_version", "clear", "record_events", "get_events",
+    "get_event_types", "get_trait_types", "get_traits",
+    "clear_expired_data", "delete_events",
+)
+
+#: Per thread: whether a call is already inside the resilience policy
+#: (nested calls are not retried twice).
+_policy = threading.local()
 
 _pause_lock = threading.Lock()
 _pauses = 0
@@ -139,6 +158,50 @@ def flatten(nested: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+_END = object()
+
+
+def _resilient(name, method):
+    """``method`` run under the driver's resilience policy
+    (Connection._reconnecting).
+
+    ``record_events`` takes its events as a list (a retry must see them
+    all again) and runs with the collector held off, each attempt but
+    not the waits between them. ``get_events`` is lazy: its first event
+    is fetched under the policy, so that a storage lost before the
+    answer starts is retried or reported like any other call; the
+    driver fetches the rest through ``_reconnecting`` as it streams.
+    """
+    if name == "record_events":
+        paused = pauses_collector(method)
+
+        @functools.wraps(method)
+        def record_events(self, events, *args, **kwargs):
+            if not isinstance(events, list | tuple):
+                events = list(events)
+            return self._reconnecting(paused, self, events, *args, **kwargs)
+        wrapper = record_events
+    elif name == "get_events":
+
+        @functools.wraps(method)
+        def get_events(self, *args, **kwargs):
+            def first():
+                stream = iter(method(self, *args, **kwargs))
+                return next(stream, _END), stream
+            head, stream = self._reconnecting(first)
+            if head is _END:
+                return iter(())
+            return itertools.chain((head,), stream)
+        wrapper = get_events
+    else:
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            return self._reconnecting(method, self, *args, **kwargs)
+    wrapper.resilient = True
+    return wrapper
+
+
 class Connection(abc.ABC):
     """Base class of every storage driver.
 
@@ -152,6 +215,13 @@ class Connection(abc.ABC):
     def __init__(self, url: str, conf=None):
         self.url = url
         self.conf = conf
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in RESILIENT_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "resilient", False):
+                setattr(cls, name, _resilient(name, method))
 
     @classmethod
     def get_capabilities(cls) -> dict[str, Any]:
@@ -182,23 +252,30 @@ class Connection(abc.ABC):
         """``exc`` in one line, safe to log (no credentials)."""
         return str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
 
-    def _reconnecting(self, func: Callable, *args):
+    def _reconnecting(self, func: Callable, *args, **kwargs):
         """Call ``func``, retrying while the storage is unreachable.
 
         Up to ``[database] max_retries`` retries, with a backoff capped at
         ``retry_interval``; then :class:`storage.StorageUnavailable`,
         which the API answers with 503 so a sender knows to resend.
         ``func`` must be safe to run again: writes are, since an event
-        whose first attempt was stored is found as a duplicate.
+        whose first attempt was stored is found as a duplicate. Inside
+        another call of the policy, ``func`` is just called: the outer
+        one retries.
         """
+        if getattr(_policy, "active", False):
+            return func(*args, **kwargs)
+        _policy.active = True
         try:
             # Nearly every call succeeds at once, and then costs no more
             # than the call itself.
-            return func(*args)
+            return func(*args, **kwargs)
         except Exception as exc:
             if not self._is_unreachable(exc):
                 raise
             failure = exc
+        finally:
+            _policy.active = False
         db = self.conf.database if self.conf is not None else None
         retries = db.max_retries if db is not None else 10
         interval = db.retry_interval if db is not None else 10
@@ -220,13 +297,22 @@ class Connection(abc.ABC):
                     state.attempt_number + 1, state.outcome.exception()),
                 reraise=True,
             )
-            return retrying(func, *args)
+            return retrying(self._guarded, func, *args, **kwargs)
         except Exception as exc:
             if not self._is_unreachable(exc):
                 raise
             raise storage.StorageUnavailable(
                 f"{self.STORAGE_NAME} unreachable: {self._describe(exc)}"
             ) from exc
+
+    @staticmethod
+    def _guarded(func, *args, **kwargs):
+        """``func`` called inside the policy (see _reconnecting)."""
+        _policy.active = True
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _policy.active = False
 
     def _log_reconnect(self, attempt: int, exc: BaseException) -> None:
         LOG.warning(
@@ -240,6 +326,11 @@ class Connection(abc.ABC):
         Idempotent. Returns a one-line account of what was done.
         """
         raise self._not_implemented("upgrade")
+
+    def schema_version(self) -> str | None:
+        """Return the version of the stored schema (an alembic revision,
+        a MongoDB layout), or None when none is stored yet."""
+        raise self._not_implemented("schema_version")
 
     def clear(self) -> None:
         """Drop all data (and schema where that applies). For tests."""

@@ -50,16 +50,11 @@ class Connection(base.Connection):
         """Nothing is stored, so there is nothing to drop."""
 
     def record_events(self, events):
-        rejected = []
+        # The same batch rules as every driver's: invalid events and
+        # message_ids repeated in the batch are reported, not logged.
+        rejected, accepted = base.checked_batch(
+            events, lambda event, raw: event)
         with_raw = LOG.isEnabledFor(log.DEBUG)
-        for event in events:
-            try:
-                event.validate()
-            except models.InvalidEvent as exc:
-                rejected.append(models.Rejected(
-                    getattr(event, "message_id", None),
-                    exc.problem, exc.reason,
-                ))
-                continue
+        for event in accepted:
             LOG.info("event %s", describe(event, with_raw))
         return rejected

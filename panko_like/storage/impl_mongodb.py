@@ -313,7 +313,7 @@ class Connection(base.Connection):
 
     # Schema
 
-    def layout_version(self) -> int | None:
+    def _layout_version(self) -> int | None:
         """The stored layout version, 0 for Panko's, None when empty."""
         doc = self.db[SCHEMA].find_one({"_id": "layout"})
         if doc is not None:
@@ -322,15 +322,19 @@ class Connection(base.Connection):
             return 0
         return None
 
+    def schema_version(self):
+        version = self._layout_version()
+        return None if version is None else f"layout {version}"
+
     def upgrade(self):
-        version = self.layout_version()
+        version = self._layout_version()
         migrated = 0
         if version is None:
             self.db.create_collection(EVENTS)
         elif version < LAYOUT_VERSION:
             migrated = self._migrate_panko_documents()
         created = self._ensure_indexes()
-        ttl = self.sync_ttl_index(self._configured_ttl())
+        ttl = self._sync_ttl_index(self._configured_ttl())
         self.db[SCHEMA].replace_one(
             {"_id": "layout"},
             {"_id": "layout", "version": LAYOUT_VERSION},
@@ -360,7 +364,7 @@ class Connection(base.Connection):
                 created.append(name)
         return created
 
-    def sync_ttl_index(self, ttl: int) -> str | None:
+    def _sync_ttl_index(self, ttl: int) -> str | None:
         """Make the native TTL index match ``ttl`` seconds (off if <= 0).
 
         Returns what changed, or None.
@@ -409,10 +413,9 @@ class Connection(base.Connection):
     def record_events(self, events):
         rejected, documents = base.checked_batch(events, _checked_document)
         if documents:
-            rejected.extend(self._reconnecting(self._insert, documents))
+            rejected.extend(self._insert(documents))
         return rejected
 
-    @base.pauses_collector
     def _insert(self, documents):
         try:
             self.events.insert_many(documents, ordered=False)
@@ -459,9 +462,7 @@ class Connection(base.Connection):
         pagination = pagination or storage.Pagination()
         query = filter_query(event_filter)
         if pagination.marker is not None:
-            position = self._reconnecting(
-                self._find_marker, query, pagination.marker
-            )
+            position = self._find_marker(query, pagination.marker)
             query = _and(query, _after(pagination.sort, position))
         cursor = self.events.find(
             query,
@@ -534,7 +535,7 @@ class Connection(base.Connection):
         # The expirer is done: leave what expires next to MongoDB's own
         # TTL monitor, as the option says. Syncing only now keeps the
         # monitor from racing with the batches counted above.
-        change = self.sync_ttl_index(self._configured_ttl())
+        change = self._sync_ttl_index(self._configured_ttl())
         if change:
             LOG.info("MongoDB: %s", change)
         return 0

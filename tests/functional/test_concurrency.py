@@ -6,7 +6,7 @@ import threading
 
 from panko_like import storage
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import partitions
 from tests.functional import backends
 
 WRITERS = 4
@@ -140,7 +140,7 @@ class ExpiryWhileWritingScenarios:
     def expire_while_paused(self, step):
         """Pause the writer after ``step``, expire meanwhile, release;
         return the expirer's thread once both have ended."""
-        paused = _Paused(self.writer, step)
+        paused = _Paused(self.writer._writer, step)
         new = self.event("new", datetime.datetime.now(datetime.UTC)
                          .replace(tzinfo=None, microsecond=0))
         writer = _Thread(lambda: self.writer.record_events([new]))
@@ -177,7 +177,7 @@ class ExpiryWhileWritingScenarios:
         # The writer has stored its event and its trait types: neither
         # the type nor its trait types may go, and the expirer must not
         # fail because of them.
-        expirer = self.expire_while_paused("_insert_summary")
+        expirer = self.expire_while_paused("insert_summary")
         self.assertIsNone(expirer.error)
         self.assertEqual(1, expirer.result)
         self.assert_new_event_whole()
@@ -186,7 +186,7 @@ class ExpiryWhileWritingScenarios:
         # The writer has looked its event type up but written nothing:
         # the expirer may remove the type, and the writer must then
         # store its event under the type made anew.
-        expirer = self.expire_while_paused("_event_type_ids")
+        expirer = self.expire_while_paused("event_type_ids")
         self.assertIsNone(expirer.error)
         self.assertEqual(1, expirer.result)
         self.assert_new_event_whole()
@@ -206,9 +206,9 @@ class ExpiryOfWholeDaysWhileWritingScenarios(ExpiryWhileWritingScenarios):
     def assert_new_event_whole(self):
         super().assert_new_event_whole()
         with self.conn.engine.connect() as conn:
-            days = [first for first, _, _ in tables.partition_days(conn)]
-        self.assertNotIn(tables.event_day(self.old_generated), days)
-        self.assertIn(tables.event_day(self.old_generated) + 1, days)
+            days = [first for first, _, _ in partitions.partition_days(conn)]
+        self.assertNotIn(partitions.event_day(self.old_generated), days)
+        self.assertIn(partitions.event_day(self.old_generated) + 1, days)
 
 
 globals().update(backends.make_test_cases(

@@ -11,7 +11,8 @@ from alembic.runtime import migration
 
 from panko_like import storage
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import migrations, queries
+from panko_like.storage.sqlalchemy import schema as tables
 from tests.functional import backends, dataset
 from tests.functional.test_commands import run
 
@@ -22,7 +23,7 @@ class MigrationScenarios:
             context = migration.MigrationContext.configure(
                 conn,
                 opts={
-                    "include_object": tables.include_object(
+                    "include_object": migrations.include_object(
                         conn.dialect.name
                     ),
                     "compare_type": True,
@@ -55,8 +56,10 @@ class MigrationScenarios:
 class SQLiteIndexScenarios:
     def test_text_trait_lookup_reads_the_index_alone(self):
         # Revision 0007: the event ids come from the index, not the rows.
-        conditions, _ = self.conn._filter_conditions(storage.EventFilter(
-            traits_filter=[{"key": "resource_id", "string": "r-1"}]))
+        event_filter = storage.EventFilter(
+            traits_filter=[{"key": "resource_id", "string": "r-1"}])
+        conditions, _ = queries.filter_conditions(
+            self.conn.dialect, event_filter)
         query = sa.select(tables.event.c.id).where(*conditions)
         with self.conn.engine.connect() as conn:
             plan = " | ".join(row[-1] for row in conn.execute(

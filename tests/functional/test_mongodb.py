@@ -238,7 +238,7 @@ class TestPankoAdoption(MongoDBTestCase):
 
     def test_panko_documents_read_before_migration(self):
         self.load_panko_documents()
-        self.assertEqual(0, self.conn.layout_version())
+        self.assertEqual("layout 0", self.conn.schema_version())
         self.assertEqual(
             {e.message_id: dataset.normalized(e) for e in self.kept},
             {mid: value for mid, value in self.stored().items()})

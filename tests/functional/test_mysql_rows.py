@@ -1,5 +1,5 @@
 """MySQL/MariaDB: the multi-row INSERTs the SQL driver writes itself
-(storage.sqlalchemy.multirow), on the real server."""
+(storage.sqlalchemy.mysql), on the real server."""
 
 import datetime
 import decimal
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from panko_like import storage
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import multirow
+from panko_like.storage.sqlalchemy import mysql as multirow
 from tests.functional import backends
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, 123456)

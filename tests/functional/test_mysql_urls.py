@@ -35,8 +35,8 @@ class MariaDBSchemeTest(backends.BackendTestCase):
                 self.assertEqual("mysql", dialect.name)
                 self.assertEqual("pymysql", dialect.driver)
                 # Already migrated through the mysql:// URL.
-                self.assertEqual(self.conn.current_revision(),
-                                 conn.current_revision())
+                self.assertEqual(self.conn.schema_version(),
+                                 conn.schema_version())
                 message_id = f"via-{scheme}"
                 self.assertEqual([], conn.record_events([_event(message_id)]))
                 # A server of either kind is told apart once connected.

@@ -8,7 +8,7 @@ from alembic import command
 
 from panko_like import storage
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import migrations, partitions
 from tests.functional import backends
 
 Trait = models.Trait
@@ -36,11 +36,11 @@ class DayPartitioned:
 
     def partitions(self, table="event"):
         with self.conn.engine.connect() as conn:
-            return [(first, end)
-                    for first, end, _ in tables.partition_days(conn, table)]
+            days = partitions.partition_days(conn, table)
+            return [(first, end) for first, end, _ in days]
 
     def day(self, days):
-        return tables.event_day(DAY0) + days
+        return partitions.event_day(DAY0) + days
 
 
 class PartitionScenarios(DayPartitioned):
@@ -52,7 +52,7 @@ class PartitionScenarios(DayPartitioned):
         self.record_ok(self.conn, [ev("a", at(0, 10)), ev("b", at(2, 86399)),
                                    ev("c", at(0, 20))])
         want = [(self.day(0), self.day(1)), (self.day(2), self.day(3))]
-        for table, _ in tables.PARTITIONED:
+        for table, _ in partitions.PARTITIONED:
             self.assertEqual(want, self.partitions(table))
         with self.conn.engine.connect() as conn:
             rows = conn.execute(sa.text(
@@ -63,8 +63,8 @@ class PartitionScenarios(DayPartitioned):
                 "SELECT event_id FROM trait_int")))
         self.assertEqual(3, len(rows))
         for event_id, generated, routed in rows:
-            self.assertEqual(tables.event_day(generated),
-                             event_id >> tables.DAY_SHIFT)
+            self.assertEqual(partitions.event_day(generated),
+                             event_id >> partitions.DAY_SHIFT)
             self.assertEqual(event_id, routed)
         self.assertEqual({row[0] for row in rows}, trait_ids)
         self.assertEqual(
@@ -130,8 +130,8 @@ class PartitionScenarios(DayPartitioned):
         # Three days, all dropped whole in one call whatever the batch
         # size.
         self.assertEqual([9], counts)
-        today = tables.event_day(now)
-        for table, _ in tables.PARTITIONED:
+        today = partitions.event_day(now)
+        for table, _ in partitions.PARTITIONED:
             self.assertEqual([(today, today + 1)], self.partitions(table))
         with self.conn.engine.connect() as conn:
             self.assertEqual(["new"], conn.scalars(sa.text(
@@ -184,11 +184,11 @@ class PartitionScenarios(DayPartitioned):
             ev("new", now),
         ])
         # A run that dropped a day's partitions and stopped there.
-        day = tables.event_day(now - datetime.timedelta(days=10))
+        day = partitions.event_day(now - datetime.timedelta(days=10))
         with self.conn.engine.begin() as conn:
-            for table, _ in tables.PARTITIONED:
+            for table, _ in partitions.PARTITIONED:
                 conn.exec_driver_sql(
-                    f"DROP TABLE {tables.partition_name(table, day)}")
+                    f"DROP TABLE {partitions.partition_name(table, day)}")
         self.assertEqual(["a", "b", "new"], self.message_ids())
         # The next run frees them with its own day's.
         self.assertEqual(2, self.conn.clear_expired_data(5 * 86400, 10))
@@ -242,7 +242,7 @@ class PartitionScenarios(DayPartitioned):
 
     def test_partition_days_groups_days_and_fits_between_others(self):
         with self.conn.engine.begin() as conn:
-            tables.create_partitions(conn, self.day(6), self.day(7))
+            partitions.create_partitions(conn, self.day(6), self.day(7))
         conf = backends.make_conf(
             self.url, {("database", "partition_days"): 7})
         weekly = storage.get_connection(self.url, conf)
@@ -266,7 +266,7 @@ class PartitionScenarios(DayPartitioned):
                 conn.clear()
                 conn.upgrade()
                 # Aligned on multiples of the width from 1970-01-01.
-                first = tables.event_day(at(100)) // days * days
+                first = partitions.event_day(at(100)) // days * days
                 self.record_ok(conn, [ev(f"w{days}", at(100))])
                 self.assertEqual([(first, first + days)], self.partitions())
 
@@ -357,7 +357,7 @@ class UpgradeScenarios(DayPartitioned):
         """Events of type a.b at revision 0005: (id, message_id,
         generated, raw) each."""
         with self.conn.engine.begin() as conn:
-            cfg = self.conn._alembic_config(conn)
+            cfg = migrations.alembic_config(conn)
             command.upgrade(cfg, "0005_event_user_column")
         with self.conn.engine.begin() as conn:
             conn.execute(sa.text(

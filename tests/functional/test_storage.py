@@ -7,8 +7,10 @@ import os
 import sqlalchemy as sa
 
 from panko_like import storage
-from panko_like.storage import impl_sqlalchemy, models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage import models
+from panko_like.storage.sqlalchemy import engine as engine_mod
+from panko_like.storage.sqlalchemy import partitions, reads
+from panko_like.storage.sqlalchemy import schema as tables
 from tests.functional import backends, dataset
 
 Event = models.Event
@@ -630,9 +632,9 @@ class StorageScenarios:
             # One partition for both, so that PostgreSQL too deletes
             # row by row (a day that expired whole is dropped whole:
             # see test_partitions).
-            day = tables.event_day(now)
+            day = partitions.event_day(now)
             with self.conn.engine.begin() as conn:
-                tables.create_partitions(conn, day - 5, day + 5)
+                partitions.create_partitions(conn, day - 5, day + 5)
         self.record_ok(old + new)
         counts = []
         while deleted := self.conn.clear_expired_data(86400, 10):
@@ -714,7 +716,7 @@ class SQLStorageScenarios:
             newest, generated=T0 + datetime.timedelta(days=1), traits=[
                 Trait("host", models.TEXT_TYPE, "h-1")])]))
         want.append(newest)
-        fetch_keys = self.conn._fetch_keys
+        fetch_keys = self.conn._reader._fetch_keys
 
         def meanwhile(query):
             keys = fetch_keys(query)
@@ -726,14 +728,13 @@ class SQLStorageScenarios:
                         Trait("host", models.TEXT_TYPE, "h-0")])]))
             return keys
 
-        self.conn._fetch_keys = meanwhile
+        self.conn._reader._fetch_keys = meanwhile
         self.assertEqual([m for m in want if m != newest],
                          message_ids(self.conn, ON_H1))
 
     def patch_module(self, name, value):
-        self.addCleanup(setattr, impl_sqlalchemy, name,
-                        getattr(impl_sqlalchemy, name))
-        setattr(impl_sqlalchemy, name, value)
+        self.addCleanup(setattr, reads, name, getattr(reads, name))
+        setattr(reads, name, value)
 
 
 globals().update(backends.make_test_cases(
@@ -826,7 +827,7 @@ class TestSQLiteSettings(backends.BackendTestCase):
     def test_default(self):
         url = self.conn.engine.url.render_as_string(hide_password=False)
         for conf in (backends.make_conf(url), None):
-            engine = impl_sqlalchemy.create_engine(url, conf)
+            engine = engine_mod.create_engine(url, conf)
             self.addCleanup(engine.dispose)
             with engine.connect() as conn:
                 self.assertEqual(("wal", 65536, -32 * 1024, 256 * 2**20),

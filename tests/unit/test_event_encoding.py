@@ -8,7 +8,7 @@ import testtools
 from panko_like.api import streaming
 from panko_like.api.controllers.v2 import events
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import traits as tables
 
 
 def decode(text):

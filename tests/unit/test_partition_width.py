@@ -3,7 +3,7 @@
 import unittest
 
 from panko_like import service
-from panko_like.storage import impl_sqlalchemy
+from panko_like.storage.sqlalchemy import partitions
 
 DAY = 86400
 
@@ -12,7 +12,7 @@ def width(**options):
     conf = service.prepare_service([], config_files=[])
     for name, value in options.items():
         conf.set_override(name, value, group="database")
-    return impl_sqlalchemy.partition_width(conf)
+    return partitions.partition_width(conf)
 
 
 class TestPartitionWidth(unittest.TestCase):
@@ -40,4 +40,4 @@ class TestPartitionWidth(unittest.TestCase):
                                   event_time_to_live=3650 * DAY))
 
     def test_without_configuration_one_day(self):
-        self.assertEqual(1, impl_sqlalchemy.partition_width(None))
+        self.assertEqual(1, partitions.partition_width(None))

@@ -7,11 +7,13 @@ import math
 import testtools
 
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import dialect as dialect_mod
+from panko_like.storage.sqlalchemy import schema as tables
+from panko_like.storage.sqlalchemy import traits as codec
 
 
 def decode(text):
-    return models.traits_from_items(tables.load_trait_items(text))
+    return models.traits_from_items(codec.load_trait_items(text))
 
 
 Trait = models.Trait
@@ -30,7 +32,7 @@ class EncodeTraitsTest(testtools.TestCase):
             Trait("empty", models.TEXT_TYPE, None),
             Trait("none_at", models.DATETIME_TYPE, None),
         ]
-        back = decode(tables.encode_traits(traits))
+        back = decode(codec.encode_traits(traits))
         self.assertEqual(
             sorted((t.name, t.dtype, t.value) for t in traits),
             [(t.name, t.dtype, t.value) for t in back],
@@ -49,11 +51,11 @@ class EncodeTraitsTest(testtools.TestCase):
         ]
         self.assertEqual(
             [["a", 1, "x"], ["b", 1, "1"], ["b", 2, 1]],
-            json.loads(tables.encode_traits(traits)),
+            json.loads(codec.encode_traits(traits)),
         )
 
     def test_no_traits(self):
-        self.assertEqual("[]", tables.encode_traits([]))
+        self.assertEqual("[]", codec.encode_traits([]))
         self.assertEqual([], decode("[]"))
 
     def test_null_in_the_text_is_looked_at_closer(self):
@@ -68,7 +70,7 @@ class EncodeTraitsTest(testtools.TestCase):
              Trait("f", models.FLOAT_TYPE, 1.5)],
         ):
             with self.subTest(traits=traits):
-                back = decode(tables.encode_traits(traits))
+                back = decode(codec.encode_traits(traits))
                 self.assertEqual(
                     [repr((t.name, t.value)) for t in sorted(
                         traits, key=lambda t: t.name)],
@@ -85,11 +87,11 @@ class EncodeTraitsTest(testtools.TestCase):
             with self.subTest(value=value):
                 self.assertEqual(
                     [["at", models.DATETIME_TYPE, value.isoformat()]],
-                    json.loads(tables.encode_traits(
+                    json.loads(codec.encode_traits(
                         [Trait("at", models.DATETIME_TYPE, value)])))
 
     def test_nan_from_an_adopted_database_reads_back(self):
-        (back,) = decode(tables.encode_traits(
+        (back,) = decode(codec.encode_traits(
             [Trait("ratio", models.FLOAT_TYPE, float("nan"))]))
         self.assertEqual(("ratio", models.FLOAT_TYPE),
                          (back.name, back.dtype))
@@ -105,8 +107,6 @@ class BindProcessorTest(testtools.TestCase):
 
         from sqlalchemy.dialects import mysql, sqlite
 
-        from panko_like.storage import impl_sqlalchemy
-
         rng = random.Random(5)
         values = [None, datetime.datetime(1, 1, 1),
                   datetime.datetime(9999, 12, 31, 23, 59, 59, 999999),
@@ -119,7 +119,7 @@ class BindProcessorTest(testtools.TestCase):
                            tables.trait_datetime.c.value):
                 theirs = column.type.dialect_impl(dialect).bind_processor(
                     dialect)
-                ours = impl_sqlalchemy._bind_processor(column, dialect)
+                ours = _bind_processor(column, dialect)
                 for value in values:
                     with self.subTest(dialect=dialect.name, value=value):
                         try:
@@ -132,4 +132,11 @@ class BindProcessorTest(testtools.TestCase):
                            tables.trait_text.c.value,
                            tables.trait_int.c.value):
                 self.assertIsNone(
-                    impl_sqlalchemy._bind_processor(column, dialect))
+                    _bind_processor(column, dialect))
+
+
+def _bind_processor(column, dialect):
+    """The driver's own conversion of ``column``'s values on ``dialect``
+    (see dialect.Dialect.bind_processor)."""
+    kind = dialect_mod.dialect_class(dialect.name)
+    return kind(None).bind_processor(column, dialect)

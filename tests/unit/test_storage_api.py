@@ -121,7 +121,7 @@ class TestDriverLoading(unittest.TestCase):
         path = tempfile.mkdtemp()
         conn = storage.get_connection(f"sqlite:///{path}/x.sqlite")
         self.addCleanup(conn.close)
-        self.assertEqual("sqlite", conn.dialect)
+        self.assertEqual("sqlite", conn.engine.dialect.name)
 
     def test_default_is_embedded_sqlite_in_data_dir(self):
         path = tempfile.mkdtemp()

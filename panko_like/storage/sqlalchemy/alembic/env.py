@@ -2,15 +2,15 @@
 
 from alembic import context
 
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import migrations, schema
 
 
 def run_migrations_online():
     connection = context.config.attributes["connection"]
     context.configure(
         connection=connection,
-        target_metadata=tables.metadata,
-        include_object=tables.include_object(connection.dialect.name),
+        target_metadata=schema.metadata,
+        include_object=migrations.include_object(connection.dialect.name),
         transaction_per_migration=True,
     )
     with context.begin_transaction():

@@ -11,7 +11,7 @@ then upgraded, so this revision must stay exactly Panko's tables.
 import sqlalchemy as sa
 from alembic import op
 
-from panko_like.storage.sqlalchemy.tables import PreciseTimestamp
+from panko_like.storage.sqlalchemy.schema import PreciseTimestamp
 
 revision = "0001_panko"
 down_revision = None

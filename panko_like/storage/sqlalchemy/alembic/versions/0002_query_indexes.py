@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import mysql as mysql_quirks
 
 revision = "0002_query_indexes"
 down_revision = "0001_panko"
@@ -43,7 +43,7 @@ _TEXT_KEY_VALUE_INDEX = {
 def upgrade():
     dialect = op.get_bind().dialect.name
     if dialect == "mysql":
-        collation = tables.mysql_binary_collation(op.get_bind())
+        collation = mysql_quirks.binary_collation(op.get_bind())
         for name in ("event_type", "event") + _TRAIT_TABLES:
             op.execute(
                 f"ALTER TABLE `{name}` CONVERT TO CHARACTER SET utf8mb4 "

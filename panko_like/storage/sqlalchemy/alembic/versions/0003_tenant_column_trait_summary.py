@@ -18,7 +18,7 @@ Both are filled from the events already stored.
 import sqlalchemy as sa
 from alembic import op
 
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import mysql, schema
 
 revision = "0003_tenant_column_trait_summary"
 down_revision = "0002_query_indexes"
@@ -39,14 +39,14 @@ def _mysql_options(bind):
     return {
         "mysql_engine": "InnoDB",
         "mysql_charset": "utf8mb4",
-        "mysql_collate": tables.mysql_binary_collation(bind),
+        "mysql_collate": mysql.binary_collation(bind),
     }
 
 
 def upgrade():
     bind = op.get_bind()
     op.add_column("event", sa.Column("project_id", sa.String(255)))
-    op.execute(tables.fill_id_column(bind, "project_id"))
+    op.execute(schema.fill_id_column(bind, "project_id"))
     op.create_index(
         "ix_event_project_generated_message_id",
         "event",

@@ -5,7 +5,7 @@ Revises: 0003_tenant_column_trait_summary
 Create Date: 2026-11-24
 
 ``event.traits`` keeps every trait of the event as JSON (see
-``tables.encode_traits``): a page of events is then one index range of
+``traits.encode_traits``): a page of events is then one index range of
 the event table, instead of a second query that probes each of the four
 trait tables once per event. The trait tables stay, for the filters.
 
@@ -17,7 +17,8 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 from panko_like.storage import models
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import schema
+from panko_like.storage.sqlalchemy import traits as trait_codec
 
 revision = "0004_event_traits_column"
 down_revision = "0003_tenant_column_trait_summary"
@@ -55,7 +56,7 @@ def _fill(bind):
             return
         last = ids[-1]
         found = {event_id: [] for event_id in ids}
-        for table, dtype in tables.TABLE_DTYPES:
+        for table, dtype in schema.TABLE_DTYPES:
             rows = bind.execute(
                 sa.select(table.c.event_id, table.c.key, table.c.value)
                 .where(table.c.event_id.between(ids[0], last))
@@ -64,6 +65,7 @@ def _fill(bind):
                 if event_id in found:
                     found[event_id].append(models.Trait(key, dtype, value))
         bind.execute(update, [
-            {"event_id": event_id, "encoded": tables.encode_traits(traits)}
+            {"event_id": event_id,
+             "encoded": trait_codec.encode_traits(traits)}
             for event_id, traits in found.items()
         ])

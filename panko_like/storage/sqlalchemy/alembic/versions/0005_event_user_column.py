@@ -16,7 +16,7 @@ already stored.
 import sqlalchemy as sa
 from alembic import op
 
-from panko_like.storage.sqlalchemy import tables
+from panko_like.storage.sqlalchemy import schema
 
 revision = "0005_event_user_column"
 down_revision = "0004_event_traits_column"
@@ -26,7 +26,7 @@ depends_on = None
 
 def upgrade():
     op.add_column("event", sa.Column("user_id", sa.String(255)))
-    op.execute(tables.fill_id_column(op.get_bind(), "user_id"))
+    op.execute(schema.fill_id_column(op.get_bind(), "user_id"))
     op.create_index(
         "ix_event_user_project_generated_message_id",
         "event",

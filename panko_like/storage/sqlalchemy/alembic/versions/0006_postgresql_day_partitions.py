@@ -92,7 +92,7 @@ def _stored_ranges(days):
     of ``[database] partition_days``.
 
     A day of None stands for the events without a time, which go to
-    day 0 (see tables.event_day) but do not widen the ranges.
+    day 0 (see partitions.event_day) but do not widen the ranges.
     """
     dated = [day for day in days if day is not None]
     span = max(dated) - min(dated) + 1 if dated else 1

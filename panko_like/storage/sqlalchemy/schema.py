@@ -7,12 +7,7 @@ change here goes with a new revision in ``alembic/versions``.
 
 import datetime
 import decimal
-import json
-import math
-import operator
-import re
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -65,15 +60,8 @@ class PreciseTimestamp(sa.types.TypeDecorator):
 
 def _mysql_table_args():
     # The collation is the server's binary no-pad one, set by migration
-    # 0002 (see mysql_binary_collation).
+    # 0002 (see mysql.binary_collation).
     return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
-
-
-def mysql_binary_collation(bind) -> str:
-    """utf8mb4 compared by code point, trailing spaces significant."""
-    if getattr(bind.dialect, "is_mariadb", False):
-        return "utf8mb4_nopad_bin"
-    return "utf8mb4_0900_bin"
 
 
 metadata = sa.MetaData()
@@ -135,11 +123,12 @@ event = sa.Table(
     **_mysql_table_args(),
 )
 
-#: PostgreSQL only (revision 0006): every stored message_id, and the id
-#: of its event. Its primary key keeps message_ids unique across the
-#: day partitions of ``event`` (a unique index on a partitioned table
-#: must include the partition key), and it routes a lookup by
-#: message_id to the one partition that holds the event.
+#: PostgreSQL only (revision 0006; see partitions): every stored
+#: message_id, and the id of its event. Its primary key keeps
+#: message_ids unique across the day partitions of ``event`` (a
+#: unique index on a partitioned table must include the partition
+#: key), and it routes a lookup by message_id to the one partition
+#: that holds the event.
 event_message = sa.Table(
     "event_message",
     metadata,
@@ -274,153 +263,3 @@ def fill_id_column(bind, name):
         .scalar_subquery()
     )
     return sa.update(event).values({name: value})
-
-
-_NAME_AND_DTYPE = operator.itemgetter(0, 1)
-
-
-def encode_traits(traits) -> str:
-    """The ``event.traits`` text of validated traits.
-
-    A JSON list of ``[name, dtype, value]`` in (name, dtype) order, the
-    dtype as it reads back (see STORAGE_DTYPES) and datetimes in ISO
-    8601 as ``datetime.isoformat`` writes them (orjson writes naive
-    datetimes the same way): :func:`load_trait_items` and
-    models.traits_from_items give back exactly what the trait tables
-    would.
-    """
-    items = [[trait.name, STORAGE_DTYPES[trait.dtype], trait.value]
-             for trait in traits]
-    items.sort(key=_NAME_AND_DTYPE)
-    try:
-        data = orjson.dumps(items)
-    except TypeError:
-        data = None  # a value orjson cannot write: see below
-    # orjson writes NaN and the infinities as null: a text with a null
-    # in it (a None value, mostly) is looked at closer.
-    if data is not None and (b"null" not in data or all(
-            not isinstance(value, float) or math.isfinite(value)
-            for _, _, value in items)):
-        return data.decode()
-    # New events never have a non-finite float, but a float trait
-    # adopted from Panko may; the standard library keeps it.
-    for item in items:
-        if isinstance(item[2], datetime.datetime):
-            item[2] = item[2].isoformat()
-    return json.dumps(items, ensure_ascii=False)
-
-
-def load_trait_items(text: str) -> list:
-    """The stored items (see models.traits_from_items) of an
-    ``event.traits`` text."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # NaN, which a float trait of a Panko database may hold, is
-        # JSON only to the standard library.
-        return json.loads(text)
-
-
-# PostgreSQL keeps events in partitions of whole days (revision 0006):
-# the expirer then drops a day's tables instead of deleting its rows.
-
-#: Bits of a PostgreSQL event id below its day: the id is
-#: ``day << DAY_SHIFT`` plus a number from the event_id_seq sequence.
-DAY_SHIFT = 40
-#: The sequence that numbers PostgreSQL's events.
-EVENT_ID_SEQUENCE = "event_id_seq"
-#: Each partitioned table and the column holding its event's id.
-PARTITIONED = (
-    ("event", "id"),
-    ("trait_text", "event_id"),
-    ("trait_int", "event_id"),
-    ("trait_float", "event_id"),
-    ("trait_datetime", "event_id"),
-)
-_EPOCH_DATE = _EPOCH.date()
-_PARTITION_NAME = re.compile(
-    r"^(?:event|trait_text|trait_int|trait_float|trait_datetime)_p\d{8}$"
-)
-_BOUNDS = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
-
-
-def event_day(generated) -> int:
-    """Days from 1970-01-01 to the day of ``generated`` (UTC, naive);
-    an event without a time counts as of that first day."""
-    if generated is None:
-        return 0
-    return (generated.date() - _EPOCH_DATE).days
-
-
-def event_id(day: int, sequence: int) -> int:
-    """The PostgreSQL id of an event of ``day`` numbered ``sequence``."""
-    return (day << DAY_SHIFT) + sequence
-
-
-def first_id(day: int) -> int:
-    """The lowest PostgreSQL event id of ``day``."""
-    return day << DAY_SHIFT
-
-
-def day_start(day: int) -> datetime.datetime:
-    """Midnight (naive UTC) at the start of ``day``."""
-    return _EPOCH + datetime.timedelta(days=day)
-
-
-def partition_name(table: str, day: int) -> str:
-    """The name of ``table``'s partition that starts on ``day``."""
-    date = _EPOCH_DATE + datetime.timedelta(days=day)
-    return f"{table}_p{date.year:04d}{date.month:02d}{date.day:02d}"
-
-
-def is_partition_name(name: str) -> bool:
-    return bool(_PARTITION_NAME.match(name))
-
-
-def partition_days(bind, table="event"):
-    """``[(first day, day after the last, name)]`` of ``table``'s
-    partitions, in order."""
-    rows = bind.execute(sa.text(
-        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) "
-        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = CAST(:table AS regclass)"
-    ), {"table": table}).all()
-    found = []
-    for name, bound in rows:
-        match = _BOUNDS.search(bound or "")
-        if match is None:
-            continue  # not one of ours (a DEFAULT partition)
-        low, high = (int(value) for value in match.groups())
-        found.append((low >> DAY_SHIFT, high >> DAY_SHIFT, name))
-    return sorted(found)
-
-
-def create_partitions(bind, first, end):
-    """Partitions of every partitioned table for days [first, end)."""
-    for table, _ in PARTITIONED:
-        bind.exec_driver_sql(
-            f"CREATE TABLE {partition_name(table, first)} PARTITION OF "
-            f"{table} FOR VALUES FROM ({first_id(first)}) "
-            f"TO ({first_id(end)})"
-        )
-
-
-def include_object(dialect_name):
-    """Alembic's filter for comparing this metadata with a database of
-    ``dialect_name`` (what each backend's schema leaves out)."""
-
-    def include(obj, name, type_, reflected, compare_to):
-        if type_ == "index" and name in DDL_INDEXES:
-            return False
-        if dialect_name != "postgresql":
-            return not (type_ == "table" and name == "event_message")
-        if type_ == "table":
-            return not is_partition_name(name)
-        if type_ == "unique_constraint" and not reflected:
-            # event.message_id: event_message's primary key instead.
-            return obj.table.name != "event"
-        if type_ == "foreign_key_constraint" and not reflected:
-            return obj.referred_table.name != "event"
-        return True
-
-    return include

@@ -1,0 +1,144 @@
+"""The SQL engine: its pool, its dialect, and what its errors mean.
+
+Every statement of the driver goes through an engine made here, and
+every error it raises is classified here: a lost server (retry, then
+503), a transaction the database rolled back to break a deadlock (run
+the batch again), or anything else (the caller's to handle).
+"""
+
+import contextlib
+import sqlite3
+
+import sqlalchemy as sa
+from oslo_config import cfg
+from sqlalchemy import exc as sa_exc
+
+from panko_like import storage
+from panko_like.storage.sqlalchemy import urls
+
+OPTS = [
+    cfg.IntOpt(
+        "max_pool_size",
+        default=5,
+        min=1,
+        help="Connections kept open in the SQL connection pool.",
+    ),
+    cfg.IntOpt(
+        "max_overflow",
+        default=10,
+        min=0,
+        help="Connections allowed above max_pool_size under load.",
+    ),
+    cfg.IntOpt(
+        "pool_timeout",
+        default=30,
+        min=1,
+        help="Seconds to wait for a free pooled connection.",
+    ),
+    cfg.IntOpt(
+        "connection_recycle_time",
+        default=3600,
+        min=-1,
+        help="Seconds after which a pooled connection is replaced; "
+        "-1 never.",
+    ),
+]
+
+#: Values per ``IN (...)`` list, below every backend's parameter limit.
+IN_CHUNK = 1000
+
+# MySQL deadlock and lock wait timeout; PostgreSQL deadlock and
+# serialization failure. The transaction was rolled back whole.
+_TRANSIENT_MYSQL = (1205, 1213)
+_TRANSIENT_SQLSTATE = ("40001", "40P01")
+
+
+class LostRace(Exception):
+    """A concurrent writer changed what this batch relied on: retry."""
+
+
+def pool_options(conf) -> dict:
+    """The pool of a server database, from ``[database]``.
+
+    No pre-ping: a connection the server dropped fails its first
+    statement as a disconnect, which empties the pool and is retried
+    (base.Connection's resilience policy); a ping would cost every
+    request a round trip.
+    """
+    if conf is None:
+        return {}
+    db = conf.database
+    return {
+        "pool_size": db.max_pool_size,
+        "max_overflow": db.max_overflow,
+        "pool_timeout": db.pool_timeout,
+        "pool_recycle": db.connection_recycle_time,
+    }
+
+
+def create_engine(url: str, conf=None) -> sa.engine.Engine:
+    """An engine for ``url``, set up as its dialect module says."""
+    from panko_like.storage.sqlalchemy import dialect
+
+    parsed = urls.make_url(url, conf)
+    kind = dialect.dialect_class(parsed.get_backend_name())
+    try:
+        engine = sa.create_engine(parsed, **kind.engine_options(conf))
+    except sa_exc.NoSuchModuleError:
+        # A driver name SQLAlchemy does not know: no retry can help.
+        raise storage.UnknownDriver(
+            f"SQLAlchemy has no database driver {parsed.drivername!r} "
+            "(panko_like is tested with sqlite, postgresql+psycopg and "
+            "mysql+pymysql)") from None
+    kind.prepare_engine(engine, conf)
+    return engine
+
+
+def chunks(items, size):
+    """``items`` in lists of at most ``size``."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def is_transient(exc: sa_exc.DBAPIError) -> bool:
+    """Whether the database rolled the transaction back to break a
+    deadlock or a serialization conflict: running it again may work."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATE:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _TRANSIENT_MYSQL
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` means the server cannot be reached now."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError) and isinstance(
+            exc.orig, sqlite3.OperationalError):
+        # SQLite calls a missing table an OperationalError too; only a
+        # file it cannot open is worth waiting for.
+        return "unable to open" in str(exc.orig)
+    # Refused connections and hosts lost mid-statement. Deadlocks are
+    # OperationalErrors too, but the writer retries those itself.
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+@contextlib.contextmanager
+def driver_errors(conn, statement):
+    """Raise the DBAPI's errors of a statement sent past SQLAlchemy as
+    SQLAlchemy's, as for any statement (IntegrityError when another
+    writer stored one of the message_ids meanwhile, OperationalError
+    when the server is lost), so that the same retries apply."""
+    fairy = conn.connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(
+            statement, None, exc, dbapi.Error, connection_invalidated=lost
+        ) from exc
