@@ -26,10 +26,7 @@ migrates documents Panko wrote to this layout in place.
 
 import datetime
 import json
-import re
-import urllib.parse
 
-import bson
 import pymongo
 from oslo_log import log
 from pymongo import errors as mongo_errors
@@ -37,6 +34,7 @@ from pymongo import uri_parser
 
 from panko_like import storage
 from panko_like.storage import base, models
+from panko_like.storage.mongodb import documents as codec
 
 LOG = log.getLogger(__name__)
 
@@ -64,201 +62,8 @@ INDEXES = {
 CHUNK_SIZE = 1000
 #: Documents rewritten per round trip when migrating Panko's.
 MIGRATE_CHUNK = 1000
-#: MongoDB refuses documents over 16 MiB; leave room for the command.
-MAX_DOCUMENT_SIZE = 16 * 1024 * 1024 - 16 * 1024
-#: Below this many traits a document cannot reach MAX_DOCUMENT_SIZE
-#: (1 MiB of raw + traits of at most 4,096 characters each), so its
-#: size is not measured.
-SIZE_CHECK_TRAITS = 500
 DUPLICATE_KEY = 11000
 SERVER_SELECTION_TIMEOUT_MS = 5000
-
-_EPOCH = datetime.datetime(1970, 1, 1)
-_ONE_US = datetime.timedelta(microseconds=1)
-_TEXT_TYPES = [models.NONE_TYPE, models.TEXT_TYPE]
-_OPERATORS = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
-_SORT_FIELDS = {"generated": "generated_us", "message_id": "_id"}
-_USERINFO = re.compile(r"(?<=://)([^@/?#]*)@")
-
-
-def redact(text: str) -> str:
-    """Hide the user information of any URI in ``text``."""
-    return _USERINFO.sub("***@", text)
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` naming database ``name``; its credentials stay valid.
-
-    Where the URL named a database and no ``authSource``, the user
-    authenticated there, so that becomes the ``authSource``.
-    """
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qsl(parts.query)
-    if "@" in parts.netloc and not any(
-            key.lower() == "authsource" for key, _ in query):
-        query.append(("authSource", parts.path.strip("/") or "admin"))
-    return parts._replace(
-        path=f"/{name}", query=urllib.parse.urlencode(query)
-    ).geturl()
-
-
-def to_us(value: datetime.datetime) -> int:
-    """Naive UTC datetime -> integer microseconds since the epoch."""
-    return (models.to_naive_utc(value) - _EPOCH) // _ONE_US
-
-
-def from_us(value: int) -> datetime.datetime:
-    return _EPOCH + datetime.timedelta(microseconds=value)
-
-
-def _trait_document(trait: models.Trait) -> dict:
-    doc = {
-        "trait_name": trait.name,
-        "trait_type": trait.dtype,
-        "trait_value": trait.value,
-    }
-    if trait.dtype == models.DATETIME_TYPE and trait.value is not None:
-        doc["trait_us"] = to_us(trait.value)
-    return doc
-
-
-def event_document(event: models.Event, raw: str | None) -> dict:
-    """The document of a validated event; ``raw`` is its JSON text."""
-    return {
-        "_id": event.message_id,
-        "event_type": event.event_type,
-        "timestamp": event.generated,
-        "generated_us": to_us(event.generated),
-        "traits": [_trait_document(trait) for trait in event.traits],
-        "raw": raw,
-    }
-
-
-def _check_size(doc: dict, trait_count: int) -> None:
-    if trait_count < SIZE_CHECK_TRAITS:
-        return
-    size = len(bson.encode(doc))
-    if size > MAX_DOCUMENT_SIZE:
-        raise models.InvalidEvent(
-            models.Problem.TOO_LARGE,
-            f"event of {size} bytes is larger than MongoDB's document "
-            f"limit ({MAX_DOCUMENT_SIZE})",
-        )
-
-
-def _trait_from_document(doc: dict) -> models.Trait:
-    dtype = int(doc.get("trait_type") or models.NONE_TYPE)
-    value = doc.get("trait_value")
-    if dtype == models.NONE_TYPE:
-        # Kept with the text traits and read back as text, as on SQL.
-        dtype = models.TEXT_TYPE
-    if value is not None:
-        if dtype == models.DATETIME_TYPE:
-            us = doc.get("trait_us")
-            value = from_us(us) if us is not None else value
-        elif dtype == models.INT_TYPE:
-            value = int(value)
-        elif dtype == models.FLOAT_TYPE:
-            value = float(value)
-    return models.Trait(doc["trait_name"], dtype, value)
-
-
-def _sorted_traits(docs) -> list[models.Trait]:
-    traits = [_trait_from_document(doc) for doc in docs or []]
-    traits.sort(key=lambda trait: (trait.name, trait.dtype))
-    return traits
-
-
-def _event_from_document(doc: dict) -> models.Event:
-    traits = _sorted_traits(doc.get("traits"))
-    if "generated_us" in doc:
-        # raw is kept as JSON text, decoded when first read.
-        return models.Event.from_stored(
-            doc["_id"], doc["event_type"], from_us(doc["generated_us"]),
-            traits=traits, raw_text=doc.get("raw"))
-    # Written by Panko, not migrated yet: raw is a document.
-    return models.Event(doc["_id"], doc["event_type"], doc["timestamp"],
-                        traits, doc.get("raw"))
-
-
-def _trait_condition(trait_filter: storage.TraitFilter) -> dict:
-    match = {"trait_name": trait_filter.key}
-    field, value = "trait_value", trait_filter.value
-    if trait_filter.type == "string":
-        match["trait_type"] = {"$in": _TEXT_TYPES}
-    else:
-        match["trait_type"] = trait_filter.dtype
-        if trait_filter.type == "datetime":
-            field, value = "trait_us", to_us(value)
-    if trait_filter.op == "eq":
-        match[field] = value
-    elif trait_filter.op == "ne":
-        # $ne alone would also match a null value; SQL's <> does not.
-        match[field] = {"$nin": [value, None]}
-    else:
-        match[field] = {_OPERATORS[trait_filter.op]: value}
-    return {"traits": {"$elemMatch": match}}
-
-
-def _project_condition(project: str) -> dict:
-    has_project = {"trait_name": "project_id",
-                   "trait_type": {"$in": _TEXT_TYPES}}
-    return {"$or": [
-        {"traits": {"$elemMatch": {**has_project, "trait_value": project}}},
-        {"$nor": [{"traits": {"$elemMatch": has_project}}]},
-    ]}
-
-
-def filter_query(event_filter: storage.EventFilter) -> dict:
-    """The MongoDB query selecting what ``event_filter`` selects."""
-    f = event_filter
-    clauses = []
-    generated = {}
-    if f.start_timestamp is not None:
-        generated["$gte"] = to_us(f.start_timestamp)
-    if f.end_timestamp is not None:
-        generated["$lte"] = to_us(f.end_timestamp)
-    if generated:
-        clauses.append({"generated_us": generated})
-    if f.event_type is not None:
-        clauses.append({"event_type": f.event_type})
-    if f.message_id is not None:
-        clauses.append({"_id": f.message_id})
-    clauses.extend(_trait_condition(tf) for tf in f.traits_filter)
-    if f.admin_proj is not None:
-        clauses.append(_project_condition(f.admin_proj))
-    return {"$and": clauses} if clauses else {}
-
-
-def _after(sort, position) -> dict:
-    """Keyset condition: documents strictly after ``position``."""
-    alternatives = []
-    for index, (key, direction) in enumerate(sort):
-        clause = {
-            _SORT_FIELDS[k]: position[_SORT_FIELDS[k]]
-            for k, _ in sort[:index]
-        }
-        field = _SORT_FIELDS[key]
-        clause[field] = {
-            "$gt" if direction == "asc" else "$lt": position[field]
-        }
-        alternatives.append(clause)
-    return {"$or": alternatives}
-
-
-def _and(*queries) -> dict:
-    clauses = [query for query in queries if query]
-    if len(clauses) == 1:
-        return clauses[0]
-    return {"$and": clauses} if clauses else {}
-
-
-def _checked_document(event, raw):
-    """The document of a checked event; raise InvalidEvent when it is
-    too large for MongoDB."""
-    doc = event_document(event, raw)
-    _check_size(doc, len(event.traits))
-    return doc
 
 
 class Connection(base.Connection):
@@ -273,7 +78,8 @@ class Connection(base.Connection):
             parsed = uri_parser.parse_uri(url)
         except (mongo_errors.PyMongoError, ValueError) as exc:
             raise ValueError(
-                f"invalid MongoDB URI {redact(url)!r}: {redact(str(exc))}"
+                f"invalid MongoDB URI {codec.redact(url)!r}: "
+                f"{codec.redact(str(exc))}"
             ) from None
         options = {"appname": "panko_like"}
         given = {name.lower() for name in parsed["options"]}
@@ -304,7 +110,7 @@ class Connection(base.Connection):
         return isinstance(exc, mongo_errors.AutoReconnect)
 
     def _describe(self, exc):
-        return redact(super()._describe(exc))
+        return codec.redact(super()._describe(exc))
 
     def _configured_ttl(self) -> int:
         if self.conf is None:
@@ -411,7 +217,8 @@ class Connection(base.Connection):
     # Writes
 
     def record_events(self, events):
-        rejected, documents = base.checked_batch(events, _checked_document)
+        rejected, documents = base.checked_batch(
+            events, codec.checked_document)
         if documents:
             rejected.extend(self._insert(documents))
         return rejected
@@ -452,7 +259,7 @@ class Connection(base.Connection):
 
     def _find_marker(self, query, marker):
         doc = self.events.find_one(
-            _and(query, {"_id": marker}), {"generated_us": 1}
+            codec.and_(query, {"_id": marker}), {"generated_us": 1}
         )
         if doc is None:
             raise storage.InvalidMarker(f"marker {marker!r} not found")
@@ -460,14 +267,15 @@ class Connection(base.Connection):
 
     def get_events(self, event_filter, pagination=None):
         pagination = pagination or storage.Pagination()
-        query = filter_query(event_filter)
+        query = codec.filter_query(event_filter)
         if pagination.marker is not None:
             position = self._find_marker(query, pagination.marker)
-            query = _and(query, _after(pagination.sort, position))
+            query = codec.and_(
+                query, codec.after(pagination.sort, position))
         cursor = self.events.find(
             query,
             sort=[
-                (_SORT_FIELDS[key], 1 if direction == "asc" else -1)
+                (codec.SORT_FIELDS[key], 1 if direction == "asc" else -1)
                 for key, direction in pagination.sort
             ],
             limit=pagination.limit or 0,
@@ -475,7 +283,7 @@ class Connection(base.Connection):
             # A mixed-direction sort has no index to walk.
             allow_disk_use=True,
         )
-        return (_event_from_document(doc) for doc in cursor)
+        return (codec.event_from_document(doc) for doc in cursor)
 
     def get_event_types(self):
         return sorted(
@@ -510,7 +318,7 @@ class Connection(base.Connection):
         pipeline = self._type_traits(event_type, trait_name) + [
             {"$replaceRoot": {"newRoot": "$traits"}},
         ]
-        return [_trait_from_document(doc)
+        return [codec.trait_from_document(doc)
                 for doc in self.events.aggregate(pipeline)]
 
     # Deletes
@@ -518,7 +326,7 @@ class Connection(base.Connection):
     def clear_expired_data(self, ttl, max_count):
         if max_count < 1:
             raise ValueError("max_count must be a positive integer")
-        cutoff = to_us(
+        cutoff = codec.to_us(
             datetime.datetime.now(datetime.UTC)
             - datetime.timedelta(seconds=ttl)
         )
@@ -530,7 +338,7 @@ class Connection(base.Connection):
             # 0: the TTL monitor took them all meanwhile; look again.
             if deleted:
                 LOG.debug("Deleted %d events generated before %s",
-                          deleted, from_us(cutoff))
+                          deleted, codec.from_us(cutoff))
                 return deleted
         # The expirer is done: leave what expires next to MongoDB's own
         # TTL monitor, as the option says. Syncing only now keeps the
@@ -550,7 +358,7 @@ class Connection(base.Connection):
 
     def delete_events(self, event_filter):
         return self.events.delete_many(
-            filter_query(event_filter)
+            codec.filter_query(event_filter)
         ).deleted_count
 
 
@@ -561,11 +369,11 @@ def _migrated_fields(doc: dict) -> dict:
         trait = dict(trait)
         value = trait.get("trait_value")
         if isinstance(value, datetime.datetime):
-            trait["trait_us"] = to_us(value)
+            trait["trait_us"] = codec.to_us(value)
         traits.append(trait)
     raw = doc.get("raw")
     return {
-        "generated_us": to_us(doc["timestamp"]),
+        "generated_us": codec.to_us(doc["timestamp"]),
         "traits": traits,
         "raw": None if raw is None else json.dumps(
             raw, ensure_ascii=False, default=str

@@ -213,9 +213,9 @@ class MongoDBBackend(Backend):
 
     @staticmethod
     def with_database(url, name):
-        from panko_like.storage import impl_mongodb
+        from panko_like.storage.mongodb import documents as mongo_documents
 
-        return impl_mongodb.with_database(url, name)
+        return mongo_documents.with_database(url, name)
 
     def drop(self, url):
         import pymongo

@@ -12,6 +12,7 @@ import pymongo
 
 from panko_like import storage
 from panko_like.storage import impl_mongodb, models
+from panko_like.storage.mongodb import documents as mongo_documents
 from tests.functional import backends, dataset
 from tests.functional.test_commands import run
 
@@ -98,12 +99,13 @@ class TestLayout(MongoDBTestCase):
         doc = self.conn.events.find_one({"_id": "m"})
         self.assertEqual("t.x", doc["event_type"])
         self.assertEqual(to_ms(T0), doc["timestamp"])
-        self.assertEqual(impl_mongodb.to_us(T0), doc["generated_us"])
+        self.assertEqual(mongo_documents.to_us(T0), doc["generated_us"])
         self.assertEqual(
             [("at", 4, to_ms(at)), ("n", 2, 2**63 - 1), ("s", 1, None)],
             [(t["trait_name"], t["trait_type"], t["trait_value"])
              for t in doc["traits"]])
-        self.assertEqual(impl_mongodb.to_us(at), doc["traits"][0]["trait_us"])
+        self.assertEqual(mongo_documents.to_us(at),
+                         doc["traits"][0]["trait_us"])
         (back,) = self.conn.get_events(storage.EventFilter())
         self.assertEqual(T0, back.generated)
         self.assertEqual(at, back.traits[0].value)
@@ -352,5 +354,5 @@ class TestURIs(MongoDBTestCase):
     def test_redact(self):
         self.assertEqual(
             "mongodb://***@h1,h2/db?authSource=admin",
-            impl_mongodb.redact("mongodb://u:p%40w@h1,h2/db?authSource=admin"),
+            mongo_documents.redact("mongodb://u:p%40w@h1,h2/db?authSource=admin"),
         )

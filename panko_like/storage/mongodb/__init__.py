@@ -1,0 +1,1 @@
+"""The MongoDB driver's parts (see panko_like.storage.impl_mongodb)."""
