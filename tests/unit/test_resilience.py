@@ -1,0 +1,145 @@
+"""base.Connection's resilience policy: applied to every contract method
+a driver defines, once, whatever the driver."""
+
+import gc
+import unittest
+
+from panko_like import service, storage
+from panko_like.storage import base, models
+
+
+class Outage(Exception):
+    """What the flaky driver below raises while "unreachable"."""
+
+
+class FlakyDriver(base.Connection):
+    """Every contract method fails ``failures`` times, then answers."""
+
+    STORAGE_NAME = "flaky"
+
+    def __init__(self, url, conf=None, failures=1):
+        super().__init__(url, conf)
+        self.failures = failures
+        self.calls = {}
+
+    def _is_unreachable(self, exc):
+        return isinstance(exc, Outage)
+
+    def _answer(self, name, value):
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.calls[name] <= self.failures:
+            raise Outage(f"{name} lost")
+        return value
+
+    def upgrade(self):
+        return self._answer("upgrade", "done")
+
+    def schema_version(self):
+        return self._answer("schema_version", "1")
+
+    def clear(self):
+        return self._answer("clear", None)
+
+    def record_events(self, events):
+        self.seen = [event.message_id for event in events]
+        self.collector_was_on = gc.isenabled()
+        return self._answer("record_events", [])
+
+    def get_events(self, event_filter, pagination=None):
+        yield self._answer("get_events", "first")
+        yield "second"
+
+    def get_event_types(self):
+        return self._answer("get_event_types", ["a"])
+
+    def get_trait_types(self, event_type):
+        return self._answer("get_trait_types", [])
+
+    def get_traits(self, event_type, trait_name=None):
+        return self._answer("get_traits", [])
+
+    def clear_expired_data(self, ttl, max_count):
+        return self._answer("clear_expired_data", 3)
+
+    def delete_events(self, event_filter):
+        return self._answer("delete_events", 2)
+
+
+def _conf(retries):
+    conf = service.prepare_service([])
+    conf.set_override("max_retries", retries, group="database")
+    conf.set_override("retry_interval", 0, group="database")
+    return conf
+
+
+def _event(message_id):
+    return models.Event(message_id, "t", None, [], {})
+
+
+CALLS = {
+    "upgrade": ((), "done"),
+    "schema_version": ((), "1"),
+    "clear": ((), None),
+    "get_event_types": ((), ["a"]),
+    "get_trait_types": (("t",), []),
+    "get_traits": (("t",), []),
+    "clear_expired_data": ((60, 10), 3),
+    "delete_events": ((storage.EventFilter(),), 2),
+}
+
+
+class TestResilience(unittest.TestCase):
+    def test_every_contract_method_is_retried(self):
+        self.assertEqual(set(base.RESILIENT_METHODS),
+                         {*CALLS, "record_events", "get_events"})
+        conn = FlakyDriver("flaky://", _conf(2))
+        for name, (args, answer) in CALLS.items():
+            with self.subTest(method=name):
+                self.assertEqual(answer, getattr(conn, name)(*args))
+                self.assertEqual(2, conn.calls[name])
+
+    def test_lazy_answer_is_retried_until_its_first_item(self):
+        conn = FlakyDriver("flaky://", _conf(2))
+        answer = conn.get_events(storage.EventFilter())
+        # The first item was fetched by the call, under the policy.
+        self.assertEqual(2, conn.calls["get_events"])
+        self.assertEqual(["first", "second"], list(answer))
+
+    def test_a_retried_batch_is_sent_whole_again(self):
+        conn = FlakyDriver("flaky://", _conf(2))
+        batch = (_event(f"m{i}") for i in range(3))
+        self.assertEqual([], conn.record_events(batch))
+        self.assertEqual(2, conn.calls["record_events"])
+        self.assertEqual(["m0", "m1", "m2"], conn.seen)
+        self.assertFalse(conn.collector_was_on)
+        self.assertTrue(gc.isenabled())
+
+    def test_outage_beyond_the_retries_is_storage_unavailable(self):
+        conn = FlakyDriver("flaky://", _conf(1), failures=5)
+        for name, (args, _) in CALLS.items():
+            with self.subTest(method=name):
+                with self.assertRaisesRegex(storage.StorageUnavailable,
+                                            f"flaky unreachable: {name}"):
+                    getattr(conn, name)(*args)
+                self.assertEqual(2, conn.calls[name])
+
+    def test_other_errors_are_not_retried(self):
+        class Broken(FlakyDriver):
+            def get_event_types(self):
+                self.calls["get_event_types"] = 1
+                raise ValueError("bad request")
+
+        conn = Broken("flaky://", _conf(5))
+        self.assertRaises(ValueError, conn.get_event_types)
+        self.assertEqual(1, conn.calls["get_event_types"])
+
+    def test_nested_calls_are_retried_once(self):
+        class Nested(FlakyDriver):
+            def get_event_types(self):
+                # A contract method calling another: the outer call
+                # retries, the inner one does not multiply the attempts.
+                return self.get_traits("t") or ["a"]
+
+        conn = Nested("flaky://", _conf(3), failures=1)
+        self.assertEqual(["a"], conn.get_event_types())
+        self.assertEqual(2, conn.calls["get_traits"])
