@@ -37,8 +37,7 @@ import urllib.parse
 from panko_like import storage
 from panko_like.storage import models
 from tools.benchlib import cli, scratch
-from tools.benchlib.cli import say
-from tools.benchlib.http import (
+from tools.benchlib.api_http import (
     Counted,
     Server,
     iter_json_array,
@@ -46,6 +45,7 @@ from tools.benchlib.http import (
     run_clients,
     spread,
 )
+from tools.benchlib.cli import say
 from tools.benchlib.workload import (
     BASE,
     HALF,
@@ -213,9 +213,9 @@ def ingest(server, workload, expected, args):
     figures, failures, _ = run_clients(server, shares)
     figures["events_per_s"] = round(args.events / figures["seconds"])
     say(f"POST /v2/events: {figures['events_per_s']:,} events/s "
-         f"({args.events} events in {figures['seconds']} s, "
-         f"p50 {figures['p50_ms']} ms per batch; server CPU "
-         f"{figures['server_cpu_ms_per_request']} ms per batch)")
+        f"({args.events} events in {figures['seconds']} s, "
+        f"p50 {figures['p50_ms']} ms per batch; server CPU "
+        f"{figures['server_cpu_ms_per_request']} ms per batch)")
     return figures, failures
 
 
@@ -242,18 +242,18 @@ def timed_queries(server, expected, args):
             runs[name].append(figures)
             failures.extend(f"{name}: {f}" for f in failed)
             say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  p50 "
-                 f"{figures['p50_ms']:7.2f} ms  p95 "
-                 f"{figures['p95_ms']:7.2f} ms  ({figures['requests']} "
-                 f"requests, {figures['errors']} errors; server CPU "
-                 f"{figures['server_cpu_ms_per_request']} ms/request)")
+                f"{figures['p50_ms']:7.2f} ms  p95 "
+                f"{figures['p95_ms']:7.2f} ms  ({figures['requests']} "
+                f"requests, {figures['errors']} errors; server CPU "
+                f"{figures['server_cpu_ms_per_request']} ms/request)")
     results = {name: median_round(rounds) for name, rounds in runs.items()}
     if args.rounds > 1:
         say(f" median of {args.rounds} rounds (range):")
         for name, figures in results.items():
             say(f"  {name:24} {figures['req_per_s']:9,.1f} req/s  "
-                 f"({figures['req_per_s_min']:,.1f}-"
-                 f"{figures['req_per_s_max']:,.1f}); server CPU "
-                 f"{figures['server_cpu_ms_per_request']} ms/request")
+                f"({figures['req_per_s_min']:,.1f}-"
+                f"{figures['req_per_s_max']:,.1f}); server CPU "
+                f"{figures['server_cpu_ms_per_request']} ms/request")
     return results, failures
 
 
@@ -330,8 +330,8 @@ def stream(server, expected, args):
         "master_peak_rss_mb": rss_mb(server.process.pid, "VmHWM"),
     }
     say(f"streamed {count} events ({figures['mb']} MB) in "
-         f"{figures['seconds']} s; worker RSS {before} MB before, peak "
-         f"{figures['worker_peak_rss_mb']} MB (lifetime high-water mark)")
+        f"{figures['seconds']} s; worker RSS {before} MB before, peak "
+        f"{figures['worker_peak_rss_mb']} MB (lifetime high-water mark)")
     return figures, failures
 
 
@@ -350,8 +350,8 @@ def expire_while_serving(server, url, expected, args):
         failures.append(f"expiry deleted {deleted} events, expected "
                         f"{expected.older}")
     say(f"expiry of the older half: {deleted} events in {seconds:.1f} s; "
-         f"meanwhile {figures['requests']} requests answered "
-         f"({figures['req_per_s']} req/s), {figures['errors']} errors")
+        f"meanwhile {figures['requests']} requests answered "
+        f"({figures['req_per_s']} req/s), {figures['errors']} errors")
     return figures, [f"during expiry: {f}" for f in failures]
 
 

@@ -1,33 +1,37 @@
-"""panko-like-bench-api: a smoke run through the real API server.
+"""The API benchmark, ``tools/bench_api.py``: a smoke run through the
+real API server, as a real subprocess from the top of the checkout.
 
 The figures are not judged; every answer the tool got is.
 """
 
 import io
 import json
-import os
-import tempfile
 
 import testtools
 
-from panko_like import bench, bench_api
 from tests.functional import backends
-from tests.functional.test_commands import run
+from tests.functional.test_bench import json_path, run_tool
+from tools import bench_api
+from tools.benchlib import api_http, workload
 
 
 class BenchAPIScenarios:
     def test_smoke_run_checks_every_answer(self):
         backend = backends.BACKENDS[self.backend_name]
-        out = os.path.join(tempfile.mkdtemp(), "bench-api.json")
-        self.addCleanup(os.remove, out)
-        result = run("panko-like-bench-api",
-                     "--url", backend.admin_url() or "sqlite://",
-                     "-n", "600", "--batch-size", "200", "--seconds", "0.5",
-                     "--rounds", "2", "--stream-events", "500", "--json", out)
+        out = json_path(self, "bench-api.json")
+        result = run_tool("tools.bench_api",
+                          "--url", backend.admin_url() or "sqlite://",
+                          "-n", "600", "--batch-size", "200",
+                          "--seconds", "0.5", "--rounds", "2",
+                          "--stream-events", "500", "--json", out,
+                          timeout=600)
         self.assertIn("every answer checked: OK", result.stdout)
         with open(out) as f:
             figures = json.load(f)
         self.assertEqual([], figures["failures"])
+        self.assertEqual(self.backend_name, figures["backend"])
+        self.assertTrue(figures["command"].startswith(
+            "python -m tools.bench_api "))
         self.assertEqual(3, figures["ingest"]["requests"])
         self.assertGreater(figures["ingest"]["events_per_s"], 0)
         for name in ("admin_all_tenants_page", "member_own_page",
@@ -43,10 +47,16 @@ class BenchAPIScenarios:
         self.assertGreater(figures["stream"]["worker_peak_rss_mb"], 0)
         self.assertEqual(300, figures["expiry"]["events"])
         self.assertEqual(0, figures["expiry"]["errors"])
+        # Every figure is printed too, not only written.
+        for line in ("POST /v2/events: ", " events/s", " req/s", "p50 ",
+                     "p95 ", " median of 2 rounds (range):",
+                     "streamed 500 events", "worker RSS ",
+                     "expiry of the older half: 300 events"):
+            self.assertIn(line, result.stdout)
 
 
 globals().update(backends.make_test_cases(
-    BenchAPIScenarios, names=("sqlite", "postgresql")))
+    BenchAPIScenarios, names=backends.SQL_BACKENDS))
 
 
 class TestMedianRound(testtools.TestCase):
@@ -77,7 +87,7 @@ class TestChecks(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.event = next(bench.Workload(3).events(1, 1))[0]
+        self.event = next(workload.Workload(3).events(1, 1))[0]
         self.body = json.loads(json.dumps(bench_api.event_json(self.event)))
         # The API shows every trait value as text.
         for trait in self.body["traits"]:
@@ -99,9 +109,9 @@ class TestChecks(testtools.TestCase):
     def test_streamed_array_is_decoded_and_checked_whole(self):
         items = [{"n": n, "s": "x" * n} for n in range(300)]
         data = json.dumps(items).encode()
-        self.assertEqual(items, list(bench_api.iter_json_array(
+        self.assertEqual(items, list(api_http.iter_json_array(
             io.BytesIO(data), size=7)))
-        self.assertEqual([], list(bench_api.iter_json_array(
+        self.assertEqual([], list(api_http.iter_json_array(
             io.BytesIO(b"[]"))))
-        cut = bench_api.iter_json_array(io.BytesIO(data[:-40]), size=64)
+        cut = api_http.iter_json_array(io.BytesIO(data[:-40]), size=64)
         self.assertRaises(ValueError, list, cut)

@@ -243,7 +243,7 @@ def load_sql(url, conf, workload, count, batch_size):
     try:
         type_ids = _prepare(bind)
         dialect = bind.dialect.name
-        write = {"postgresql": _copy, "mysql": _multirow}.get(
+        write = {"postgresql": _copy, "mysql": _multi_row_insert}.get(
             dialect, _executemany)
         elapsed, next_id = 0.0, 1
         with bind.connect() as conn:
@@ -282,7 +282,7 @@ def _copy_rows(cur, table, columns, types, rows):
             copy.write_row(row)
 
 
-def _multirow(dbapi, events, traits):
+def _multi_row_insert(dbapi, events, traits):
     """MySQL: INSERT statements of many rows each, one transaction."""
     events = [(i, m, _seconds(g), r, t, p, u, j)
               for i, m, g, r, t, p, u, j in events]
