@@ -364,7 +364,7 @@ def _executemany(dbapi, events, traits):
 
 def _text_time(value):
     # How SQLAlchemy keeps a datetime in SQLite.
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.isoformat(" ", timespec="microseconds")
 
 
 # MongoDB
