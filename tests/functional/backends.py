@@ -32,8 +32,12 @@ class Backend:
     #: A test server much slower than a production one: size loads down.
     slow = False
 
+    def __init__(self, admin_url=None):
+        #: A server given outright (see for_url) instead of by ``env``.
+        self.given_url = admin_url
+
     def admin_url(self):
-        return os.environ.get(self.env)
+        return self.given_url or os.environ.get(self.env)
 
     def unavailable(self):
         if self.env and not self.admin_url():
@@ -194,7 +198,7 @@ class MongoDBBackend(Backend):
         return not os.environ.get(self.env)  # SecantusDB, pure Python
 
     def admin_url(self):
-        return os.environ.get(self.env) or (
+        return self.given_url or os.environ.get(self.env) or (
             self.server.start() if self.server.executable() else None
         )
 
@@ -233,6 +237,21 @@ BACKENDS = {
                     MongoDBBackend())
 }
 SQL_BACKENDS = ("sqlite", "postgresql", "mysql")
+
+
+def for_url(url):
+    """The backend of a server given by its administrative ``url`` rather
+    than by the environment: the benchmarks in tools/ make their scratch
+    databases with it. ``sqlite://`` gives temporary files.
+
+    :raises ValueError: no backend for ``url``'s scheme.
+    """
+    scheme = storage.scheme_of(url)
+    backend = BACKENDS.get("mysql" if scheme == "mariadb" else scheme)
+    if backend is None:
+        raise ValueError(f"no scratch databases on {scheme!r} "
+                         f"(known: {', '.join(BACKENDS)})")
+    return type(backend)(url)
 
 
 def required():
