@@ -9,7 +9,7 @@ import panko_like
 
 project = "panko_like"
 author = "panko_like developers"
-copyright = "panko_like developers"  # noqa: A001 - Sphinx's name
+copyright = "panko_like developers"
 release = panko_like.__version__
 version = ".".join(release.split(".")[:2])
 

@@ -26,7 +26,7 @@ def _package_version() -> str:
 
 project = "panko_like"
 author = "panko_like developers"
-copyright = "panko_like developers"  # noqa: A001 - Sphinx's name
+copyright = "panko_like developers"
 release = _package_version()
 version = release
 
