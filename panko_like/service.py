@@ -1,5 +1,7 @@
 """Process set-up shared by every command and the API."""
 
+import argparse
+
 from oslo_config import cfg
 from oslo_log import log
 
@@ -15,11 +17,29 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
         )
 
 
-def prepare_service(argv=None, config_files=None, cli_opts=()):
+#: Where a command finds its configuration, said after what it does at
+#: the top of its ``--help``.
+CONFIG_HELP = (
+    "It reads its configuration from the files given with --config-file "
+    "and --config-dir, else from panko_like.conf in ~/.panko_like/, ~/, "
+    "/etc/panko_like/ or /etc/."
+)
+
+
+def help_text(description: str) -> str:
+    """What opens a command's ``--help``: ``description``, then where
+    the configuration is read."""
+    return f"{description} {CONFIG_HELP}"
+
+
+def prepare_service(argv=None, config_files=None, cli_opts=(),
+                    description=None):
     """Build a fresh ConfigOpts from ``argv``, set up logging, return it.
 
     Never touches the global ``cfg.CONF``, so tests and processes do not
-    leak configuration into each other.
+    leak configuration into each other. ``description``, what the
+    command does, opens its ``--help`` (followed by where the
+    configuration is read, and the options), in place of the usage line.
     """
     conf = cfg.ConfigOpts()
     log.register_options(conf)
@@ -36,6 +56,8 @@ def prepare_service(argv=None, config_files=None, cli_opts=()):
         project="panko_like",
         version=panko_like.__version__,
         default_config_files=config_files,
+        description=help_text(description) if description else None,
+        usage=argparse.SUPPRESS if description else None,
     )
     log.setup(conf, "panko_like")
     return conf

@@ -12,6 +12,13 @@ from panko_like.api import app, server
 
 LOG = log.getLogger(__name__)
 
+#: What the command does, at the top of its --help.
+HELP = (
+    "Serve the panko_like REST API with gunicorn on [api] host and port "
+    "(with no configuration file at all: the embedded SQLite database in "
+    "data_dir, on 127.0.0.1, with auth_mode noauth)."
+)
+
 # Named --host/--port on the command line, but stored apart from any
 # [DEFAULT] host a Panko or oslo.service configuration file may set, and
 # checked against the [api] options' bounds when applied.
@@ -130,7 +137,8 @@ def _check_keystone(conf: cfg.ConfigOpts) -> None:
 def main(argv=None):
     """Serve the API until SIGTERM or SIGINT."""
     conf = cmd.prepare(
-        sys.argv[1:] if argv is None else argv, cli_opts=CLI_OPTS
+        sys.argv[1:] if argv is None else argv, cli_opts=CLI_OPTS,
+        description=HELP,
     )
     _apply_command_line(conf)
     if not conf.config_file and not conf.config_dir:

@@ -9,22 +9,36 @@ from panko_like import cmd, storage
 
 LOG = log.getLogger(__name__)
 
+#: What each command does, at the top of its --help.
+DBSYNC_HELP = (
+    "Create the storage schema of [database] connection, or upgrade it to "
+    "the newest revision (adopting a database Panko created); safe to run "
+    "any number of times."
+)
+EXPIRER_HELP = (
+    "Delete the events older than [database] event_time_to_live seconds, "
+    "in batches of [database] events_delete_batch_size, until none is "
+    "left."
+)
 
-def _connect(argv):
-    conf = cmd.prepare(argv)
+
+def _connect(argv, description):
+    conf = cmd.prepare(argv, description=description)
     return conf, cmd.connect(conf)
 
 
 def dbsync(argv=None):
     """Create or upgrade the storage schema."""
-    _conf, conn = _connect(sys.argv[1:] if argv is None else argv)
+    _conf, conn = _connect(sys.argv[1:] if argv is None else argv,
+                           DBSYNC_HELP)
     print(conn.upgrade())
     conn.close()
 
 
 def expirer(argv=None):
     """Delete the events older than [database] event_time_to_live."""
-    conf, conn = _connect(sys.argv[1:] if argv is None else argv)
+    conf, conn = _connect(sys.argv[1:] if argv is None else argv,
+                          EXPIRER_HELP)
     ttl = conf.database.event_time_to_live
     if ttl <= 0:
         print("event_time_to_live is off (<= 0): nothing to expire")
