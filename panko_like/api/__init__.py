@@ -44,4 +44,16 @@ OPTS = [
         help="Most events one POST /v2/events may carry; more are "
         "refused with 413.",
     ),
+    cfg.FloatOpt(
+        "storage_timeout",
+        default=5.0,
+        min=0.5,
+        max=600,
+        help="Seconds an API request waits for the storage, retries "
+        "included, before it is answered with 503 and a Retry-After "
+        "header (the commands keep [database] max_retries). The API "
+        "also waits at most this long for a pooled connection "
+        "(pool_timeout) and for a database host to answer "
+        "(connect_timeout).",
+    ),
 ]

@@ -98,7 +98,17 @@ def response_for(exc):
         return response
     if isinstance(exc, storage.StorageUnavailable):
         LOG.error("Storage unavailable: %s", exc)
-        return error_response(503, "The storage is not available.")
+        return _retry_later(exc, "The storage is not available.")
+    if isinstance(exc, storage.StorageResourceError):
+        LOG.error("Storage out of resources: %s", exc)
+        return _retry_later(
+            exc, "The storage is out of resources (disk space, memory or "
+            "connections); try again later.")
+    if isinstance(exc, storage.StorageMisconfigured):
+        LOG.error("Storage misconfigured: %s", exc)
+        return _retry_later(
+            exc, "The storage refused the service's configuration; see "
+            "the service log.")
     if isinstance(exc, panko_like.NotImplementedError):
         return error_response(501, str(exc), "Server")
     if isinstance(exc, UnicodeDecodeError):
@@ -108,6 +118,13 @@ def response_for(exc):
     LOG.exception("Unexpected error while serving the request")
     return error_response(500, "Internal error: the request failed; "
                                "see the service log.", "Server")
+
+
+def _retry_later(exc, message):
+    """503 with a Retry-After header: the service may serve it later."""
+    response = error_response(503, message, "Server")
+    response.headers["Retry-After"] = str(int(exc.retry_after))
+    return response
 
 
 def _http_message(exc):

@@ -3,7 +3,7 @@
 from oslo_log import log
 from oslo_middleware.healthcheck import pluginbase
 
-import panko_like
+from panko_like import storage
 
 LOG = log.getLogger(__name__)
 
@@ -21,11 +21,11 @@ class StorageCheck(pluginbase.HealthcheckBaseExtension):
                 available=True, reason="storage check not configured"
             )
         try:
-            holder.get().get_event_types()
-        except panko_like.NotImplementedError:
-            # A driver that answers no query (log://) is up when loaded.
+            holder.get().health()
+        except storage.StorageResourceError as exc:
+            LOG.warning("Healthcheck: storage cannot write: %s", exc)
             return pluginbase.HealthcheckResult(
-                available=True, reason="OK (storage answers no queries)"
+                available=False, reason="storage out of resources"
             )
         except Exception as exc:  # noqa: BLE001 - any failure is unhealthy
             LOG.warning("Healthcheck: storage unavailable: %s", exc)

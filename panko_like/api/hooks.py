@@ -5,6 +5,7 @@ nothing here is a module global, so two apps in one process (tests)
 never share a connection or a policy.
 """
 
+import math
 import threading
 
 from pecan import hooks
@@ -23,14 +24,21 @@ class StorageHolder:
         self.conf = conf
         self._conn = None
         self._lock = threading.Lock()
+        self.timeout = conf.api.storage_timeout
+        # No wait of the storage's own may outlast the request's.
+        bound = max(1, math.ceil(self.timeout))
+        for name in ("pool_timeout", "connect_timeout"):
+            if conf.database[name] > bound:
+                conf.set_override(name, bound, group="database")
 
     def get(self):
         if self._conn is None:
             with self._lock:
                 if self._conn is None:
-                    self._conn = storage.get_connection_from_config(
-                        self.conf
-                    )
+                    conn = storage.get_connection_from_config(
+                        self.conf, deadline=self.timeout)
+                    conn.retry_deadline = self.timeout
+                    self._conn = conn
         return self._conn
 
     def close(self):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import importlib.metadata
 import os
 import re
 from typing import Any
@@ -10,7 +11,6 @@ import tenacity
 from oslo_config import cfg
 from oslo_log import log
 from stevedore import driver as stevedore_driver
-from stevedore import extension
 
 from panko_like.storage import models
 
@@ -73,6 +73,10 @@ DEFAULT_DELETE_BATCH = 10000
 class StorageError(Exception):
     """Base of the storage errors."""
 
+    #: Seconds a client should wait before trying again (the API's
+    #: Retry-After), for the errors that may pass.
+    retry_after = 5
+
 
 class UnknownDriver(StorageError):
     """No driver is installed for a URL scheme."""
@@ -84,6 +88,17 @@ class InvalidMarker(StorageError):
 
 class StorageUnavailable(StorageError):
     """The storage could not be reached within the configured retries."""
+
+
+class StorageResourceError(StorageError):
+    """The database is out of a resource (disk space, memory,
+    connections): it is up, but cannot serve this now. Not an outage:
+    it is not retried."""
+
+
+class StorageMisconfigured(StorageError):
+    """The database refused what the configuration gives (credentials,
+    database name, host name): no retry can help."""
 
 
 #: The trait filter operators, as Panko named them.
@@ -197,9 +212,14 @@ class Pagination:
 _BARE_HOSTS = re.compile(r"^[\w.\-\[\]:]+(,[\w.\-\[\]:]+)*/[^/]")
 
 
+#: The extra of the package that installs each scheme's client library.
+EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql",
+          "mongodb": "mongodb"}
+
+
 def installed_drivers() -> list[str]:
-    """The URL schemes an installed driver answers to."""
-    return sorted(extension.ExtensionManager(NAMESPACE).names())
+    """The URL schemes an installed driver answers to (none is loaded)."""
+    return sorted(set(importlib.metadata.entry_points(group=NAMESPACE).names))
 
 
 def scheme_of(url: str) -> str:
@@ -220,14 +240,31 @@ def scheme_of(url: str) -> str:
 def get_connection(url: str, conf=None):
     """Load the driver for ``url``'s scheme and connect."""
     scheme = scheme_of(url)
-    try:
-        mgr = stevedore_driver.DriverManager(NAMESPACE, scheme)
-    except stevedore_driver.NoMatches:
+    if scheme not in installed_drivers():
         raise UnknownDriver(
             f"no storage driver for scheme {scheme!r}; installed: "
             f"{', '.join(installed_drivers())}"
-        ) from None
+        )
+    try:
+        mgr = stevedore_driver.DriverManager(
+            NAMESPACE, scheme, on_load_failure_callback=_raise_load_failure)
+    except ImportError as exc:
+        raise missing_package(scheme, exc) from None
     return mgr.driver(url, conf)
+
+
+def _raise_load_failure(_manager, _entry_point, exc):
+    raise exc
+
+
+def missing_package(scheme: str, exc: ImportError) -> UnknownDriver:
+    """The error of a driver whose client library is not installed."""
+    extra = EXTRAS.get(scheme)
+    hint = (f": pip install 'panko_like[{extra}]'" if extra
+            else "")
+    return UnknownDriver(
+        f"the {scheme} storage driver needs {exc.name or exc}, which is "
+        f"not installed{hint}")
 
 
 def default_url(conf) -> str:
@@ -237,8 +274,16 @@ def default_url(conf) -> str:
     return "sqlite:///" + os.path.join(path, "panko_like.sqlite")
 
 
-def get_connection_from_config(conf):
-    """Connect to ``[database] connection``, retrying as configured."""
+#: Errors that no retry can fix: raised at once.
+FINAL_ERRORS = (UnknownDriver, StorageMisconfigured, ImportError, ValueError)
+
+
+def get_connection_from_config(conf, deadline=None):
+    """Connect to ``[database] connection``, retrying as configured.
+
+    :param deadline: at most this many seconds of retries (the API's
+        ``storage_timeout``); None for the whole ``max_retries`` budget.
+    """
     url = conf.database.connection or default_url(conf)
     retries = conf.database.max_retries
     stop = (
@@ -246,13 +291,15 @@ def get_connection_from_config(conf):
         if retries < 0
         else tenacity.stop_after_attempt(retries + 1)
     )
+    interval = conf.database.retry_interval
+    if deadline is not None:
+        stop = stop | tenacity.stop_after_delay(deadline)
+        interval = min(interval, max(deadline / 4, 0.1))
 
     @tenacity.retry(
-        wait=tenacity.wait_fixed(conf.database.retry_interval),
+        wait=tenacity.wait_fixed(interval),
         stop=stop,
-        retry=tenacity.retry_if_not_exception_type(
-            (UnknownDriver, ImportError, ValueError)
-        ),
+        retry=tenacity.retry_if_not_exception_type(FINAL_ERRORS),
         before_sleep=_log_retry,
         reraise=True,
     )
@@ -261,11 +308,15 @@ def get_connection_from_config(conf):
 
     try:
         return _connect()
-    except (UnknownDriver, ImportError, ValueError):
+    except FINAL_ERRORS:
+        raise
+    except StorageError:
         raise
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
-        raise StorageUnavailable(reason) from exc
+        error = StorageUnavailable(reason)
+        error.retry_after = max(1, conf.database.retry_interval)
+        raise error from exc
 
 
 def _log_retry(state):
@@ -274,4 +325,3 @@ def _log_retry(state):
         state.attempt_number,
         state.outcome.exception(),
     )
-

@@ -178,7 +178,14 @@ def _resilient(name, method):
         def record_events(self, events, *args, **kwargs):
             if not isinstance(events, list | tuple):
                 events = list(events)
-            return self._reconnecting(paused, self, events, *args, **kwargs)
+            try:
+                rejected = self._reconnecting(
+                    paused, self, events, *args, **kwargs)
+            except storage.StorageResourceError as exc:
+                self._write_failure = str(exc)
+                raise
+            self._write_failure = None
+            return rejected
         wrapper = record_events
     elif name == "get_events":
 
@@ -242,25 +249,58 @@ class Connection(abc.ABC):
 
     #: What the storage is called in logs and errors.
     STORAGE_NAME = "database"
+    #: Set by the API: at most this many seconds of retries per call
+    #: (``[api] storage_timeout``); None for ``[database] max_retries``.
+    retry_deadline: float | None = None
+    #: Why the last write failed for want of a resource, until a write
+    #: succeeds (see health).
+    _write_failure: str | None = None
 
     def _is_unreachable(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the storage cannot be reached now."""
         return False
 
+    def _resource_problem(self, exc: BaseException) -> str | None:
+        """What the database ran out of, when ``exc`` says so (disk
+        space, memory, connections); None otherwise."""
+        return None
+
+    def _misconfiguration(self, exc: BaseException) -> str | None:
+        """What of the configuration the database refused, when ``exc``
+        says so (credentials, database or host name); None otherwise."""
+        return None
+
     def _describe(self, exc: BaseException) -> str:
         """``exc`` in one line, safe to log (no credentials)."""
         return str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
 
+    def _final(self, exc: BaseException) -> storage.StorageError | None:
+        """The storage error that ``exc`` is when no retry can help."""
+        reason = self._misconfiguration(exc)
+        if reason is not None:
+            return storage.StorageMisconfigured(
+                f"{self.STORAGE_NAME} refused the configuration: {reason}")
+        reason = self._resource_problem(exc)
+        if reason is not None:
+            return storage.StorageResourceError(
+                f"{self.STORAGE_NAME} is out of resources: {reason}")
+        return None
+
+    def _retrying(self, exc: BaseException) -> bool:
+        return self._final(exc) is None and self._is_unreachable(exc)
+
     def _reconnecting(self, func: Callable, *args, **kwargs):
         """Call ``func``, retrying while the storage is unreachable.
 
-        Up to ``[database] max_retries`` retries, with a backoff capped at
-        ``retry_interval``; then :class:`storage.StorageUnavailable`,
-        which the API answers with 503 so a sender knows to resend.
-        ``func`` must be safe to run again: writes are, since an event
-        whose first attempt was stored is found as a duplicate. Inside
-        another call of the policy, ``func`` is just called: the outer
-        one retries.
+        Up to ``[database] max_retries`` retries (or ``retry_deadline``
+        seconds), with a backoff capped at ``retry_interval``; then
+        :class:`storage.StorageUnavailable`, which the API answers with
+        503 so a sender knows to resend. A database out of a resource
+        or refusing the configuration is reported at once
+        (StorageResourceError, StorageMisconfigured). ``func`` must be
+        safe to run again: writes are, since an event whose first
+        attempt was stored is found as a duplicate. Inside another call
+        of the policy, ``func`` is just called: the outer one retries.
         """
         if getattr(_policy, "active", False):
             return func(*args, **kwargs)
@@ -270,6 +310,9 @@ class Connection(abc.ABC):
             # than the call itself.
             return func(*args, **kwargs)
         except Exception as exc:
+            final = self._final(exc)
+            if final is not None:
+                raise final from exc
             if not self._is_unreachable(exc):
                 raise
             failure = exc
@@ -280,6 +323,9 @@ class Connection(abc.ABC):
         interval = db.retry_interval if db is not None else 10
         retries = retries if retries >= 0 else 10
         cap = max(interval, 0.2)
+        stop = tenacity.stop_after_attempt(retries)
+        if self.retry_deadline is not None:
+            stop = stop | tenacity.stop_after_delay(self.retry_deadline)
         try:
             if not retries:
                 raise failure
@@ -289,8 +335,8 @@ class Connection(abc.ABC):
             # attempts.
             time.sleep(0.2)
             retrying = tenacity.Retrying(
-                retry=tenacity.retry_if_exception(self._is_unreachable),
-                stop=tenacity.stop_after_attempt(retries),
+                retry=tenacity.retry_if_exception(self._retrying),
+                stop=stop,
                 wait=tenacity.wait_exponential(multiplier=0.4, max=cap),
                 before_sleep=lambda state: self._log_reconnect(
                     state.attempt_number + 1, state.outcome.exception()),
@@ -298,11 +344,27 @@ class Connection(abc.ABC):
             )
             return retrying(self._guarded, func, *args, **kwargs)
         except Exception as exc:
+            final = self._final(exc)
+            if final is not None:
+                raise final from exc
             if not self._is_unreachable(exc):
                 raise
-            raise storage.StorageUnavailable(
-                f"{self.STORAGE_NAME} unreachable: {self._describe(exc)}"
-            ) from exc
+            error = storage.StorageUnavailable(
+                f"{self.STORAGE_NAME} unreachable: {self._describe(exc)}")
+            error.retry_after = max(1, round(cap))
+            raise error from exc
+
+    def health(self) -> None:
+        """Raise a :class:`storage.StorageError` when the storage cannot
+        serve now: unreachable, or its last write failed for want of a
+        resource (until a write succeeds). A driver that answers no
+        query is healthy once loaded."""
+        if self._write_failure is not None:
+            raise storage.StorageResourceError(self._write_failure)
+        try:
+            self.get_event_types()
+        except panko_like.NotImplementedError:
+            pass
 
     @staticmethod
     def _guarded(func, *args, **kwargs):

@@ -63,6 +63,10 @@ CHUNK_SIZE = 1000
 #: Documents rewritten per round trip when migrating Panko's.
 MIGRATE_CHUNK = 1000
 DUPLICATE_KEY = 11000
+#: MongoDB's codes for Unauthorized and AuthenticationFailed.
+_REFUSED_CODES = (13, 18)
+#: ... for ExceededMemoryLimit and OutOfDiskSpace.
+_RESOURCE_CODES = (146, 14031)
 SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
@@ -97,8 +101,11 @@ class Connection(base.Connection):
         # than on the first request.
         try:
             self.client.admin.command("ping")
-        except Exception:
+        except Exception as exc:
             self.client.close()
+            final = self._final(exc)
+            if final is not None:
+                raise final from None
             raise
 
     def close(self):
@@ -108,6 +115,23 @@ class Connection(base.Connection):
 
     def _is_unreachable(self, exc):
         return isinstance(exc, mongo_errors.AutoReconnect)
+
+    def _misconfiguration(self, exc):
+        # Unauthorized, AuthenticationFailed; a host name that does not
+        # resolve (known once server selection gives up).
+        if isinstance(exc, mongo_errors.OperationFailure) and (
+                exc.code in _REFUSED_CODES):
+            return codec.redact(str(exc).splitlines()[0])
+        if isinstance(exc, mongo_errors.ServerSelectionTimeoutError) and (
+                "Name or service not known" in str(exc)):
+            return codec.redact(str(exc).split(",")[0])
+        return None
+
+    def _resource_problem(self, exc):
+        if isinstance(exc, mongo_errors.OperationFailure) and (
+                exc.code in _RESOURCE_CODES):
+            return codec.redact(str(exc).splitlines()[0])
+        return None
 
     def _describe(self, exc):
         return codec.redact(super()._describe(exc))

@@ -50,9 +50,16 @@ class Connection(base.Connection):
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
         # Fail now, inside get_connection_from_config's retries, rather
-        # than on the first request.
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        # than on the first request; at once when no retry can help.
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:
+            self.engine.dispose()
+            final = self._final(exc)
+            if final is not None:
+                raise final from None
+            raise
 
     def close(self):
         self.engine.dispose()
@@ -62,6 +69,12 @@ class Connection(base.Connection):
         # dropped its connections, and a retry connects to whichever
         # listed host answers as primary.
         return engine_mod.is_disconnect(exc)
+
+    def _resource_problem(self, exc):
+        return engine_mod.resource_problem(exc)
+
+    def _misconfiguration(self, exc):
+        return engine_mod.misconfiguration(exc)
 
     def _describe(self, exc):
         orig = getattr(exc, "orig", None)

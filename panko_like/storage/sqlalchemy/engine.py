@@ -52,6 +52,29 @@ IN_CHUNK = 1000
 _TRANSIENT_MYSQL = (1205, 1213)
 _TRANSIENT_SQLSTATE = ("40001", "40P01")
 
+#: MySQL's errors for a server out of a resource: disk full, table
+#: full, out of memory (three), too many connections (two), no thread.
+_RESOURCE_MYSQL = (1021, 1114, 1037, 1038, 1041, 1040, 1203, 1135)
+#: MySQL's refusals of the configuration: access denied (three ways),
+#: unknown database.
+_REFUSED_MYSQL = (1044, 1045, 1698, 1049)
+#: What the messages of the databases and their clients say of a
+#: resource they ran out of (PostgreSQL reports some of these while
+#: connecting, before any SQLSTATE).
+_RESOURCE_WORDS = (
+    "no space left on device", "database or disk is full",
+    "out of shared memory", "out of memory", "too many clients",
+    "too many connections", "remaining connection slots are reserved",
+    "got error 28 ",
+)
+#: ... and of a configuration refused: credentials, database, host.
+_REFUSED_WORDS = (
+    "password authentication failed", "no password supplied",
+    "no pg_hba.conf entry", "does not exist", "name or service not known",
+    "could not translate host name", "failed to resolve host",
+    "permission denied for database",
+)
+
 
 class LostRace(Exception):
     """A concurrent writer changed what this batch relied on: retry."""
@@ -81,9 +104,13 @@ def create_engine(url: str, conf=None) -> sa.engine.Engine:
     from panko_like.storage.sqlalchemy import dialect
 
     parsed = urls.make_url(url, conf)
-    kind = dialect.dialect_class(parsed.get_backend_name())
+    backend = parsed.get_backend_name()
+    kind = dialect.dialect_class(backend)
     try:
         engine = sa.create_engine(parsed, **kind.engine_options(conf))
+    except ImportError as exc:
+        # The DBAPI module of a known driver: an extra not installed.
+        raise storage.missing_package(backend, exc) from None
     except sa_exc.NoSuchModuleError:
         # A driver name SQLAlchemy does not know: no retry can help.
         raise storage.UnknownDriver(
@@ -109,6 +136,51 @@ def is_transient(exc: sa_exc.DBAPIError) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in _TRANSIENT_MYSQL
+
+
+def _driver_error(exc: BaseException):
+    """The DBAPI's exception behind SQLAlchemy's, or ``exc``."""
+    return getattr(exc, "orig", None) or exc
+
+
+def _mysql_code(error) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def resource_problem(exc: BaseException) -> str | None:
+    """What the database ran out of, when ``exc`` says so (its SQLSTATE
+    class 53, MySQL's codes, or the messages of SQLite and of a
+    connection refused); None otherwise."""
+    error = _driver_error(exc)
+    text = str(error).strip()
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    if (sqlstate.startswith("53") or _mysql_code(error) in _RESOURCE_MYSQL
+            or any(words in text.lower() for words in _RESOURCE_WORDS)):
+        return _first_line(text)
+    return None
+
+
+def misconfiguration(exc: BaseException) -> str | None:
+    """What of the configuration the database refused, when ``exc``
+    says so (authentication, unknown database, role or host); None
+    otherwise."""
+    error = _driver_error(exc)
+    if not isinstance(error, Exception) or isinstance(
+            error, sqlite3.Error):
+        return None
+    text = str(error).strip()
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    code = _mysql_code(error)
+    if code in _REFUSED_MYSQL or sqlstate.startswith("28") or (
+            sqlstate in ("", "08001", "08006") and code in (None, 2003)
+            and any(words in text.lower() for words in _REFUSED_WORDS)):
+        return _first_line(text)
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else "no reason given"
 
 
 def is_disconnect(exc: BaseException) -> bool:
