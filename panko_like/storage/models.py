@@ -41,6 +41,12 @@ MAX_TRAIT_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 4096
 #: Largest serialized ``raw`` payload, in bytes of UTF-8 JSON.
 MAX_RAW_SIZE = 1024 * 1024
+#: Deepest nesting of objects and arrays in a ``raw`` payload, when the
+#: configuration does not say ([database] max_raw_depth).
+MAX_RAW_DEPTH = 100
+#: The most the configuration may allow: a payload this deep is written
+#: and read by json and orjson well within Python's recursion limit.
+MAX_RAW_DEPTH_LIMIT = 500
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -370,10 +376,10 @@ class Event:
                 f"generated={self.generated!r}, traits={self.traits!r}, "
                 f"raw={self.raw!r})")
 
-    def dumped_raw(self) -> str | None:
+    def dumped_raw(self, max_depth: int = MAX_RAW_DEPTH) -> str | None:
         """The raw payload as the JSON text drivers store (see
         dump_raw), or None for none; raise InvalidEvent."""
-        return None if self.raw is None else dump_raw(self.raw)
+        return None if self.raw is None else dump_raw(self.raw, max_depth)
 
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
@@ -440,9 +446,10 @@ _RAW_OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME
                 | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
-def dump_raw(raw: Any) -> str:
+def dump_raw(raw: Any, max_depth: int = MAX_RAW_DEPTH) -> str:
     """Serialize a raw payload as compact JSON; raise InvalidEvent if it
-    is not JSON or too large.
+    is not JSON, too large, or has objects and arrays nested more than
+    ``max_depth`` deep (``{}`` is 1 deep, ``{"a": []}`` 2).
 
     orjson writes most payloads several times faster than json.dumps;
     what it refuses (a lone surrogate, an integer beyond 64 bits, a key
@@ -454,15 +461,42 @@ def dump_raw(raw: Any) -> str:
     try:
         data = orjson.dumps(raw, option=_RAW_OPTIONS)
     except TypeError:
+        # Among others, orjson refuses 255 levels or more.
         data = None
     if data is None or b"null" in data:
+        _check_depth(raw, max_depth)
         return _dump_raw_slowly(raw)
+    # No more brackets than max_depth: no deeper either, without a walk.
+    if data.count(b"{") + data.count(b"[") > max_depth:
+        _check_depth(raw, max_depth)
     if len(data) > MAX_RAW_SIZE:
         raise InvalidEvent(
             Problem.TOO_LARGE,
             f"raw payload of {len(data)} bytes is larger than {MAX_RAW_SIZE}",
         )
     return data.decode()
+
+
+def _check_depth(raw: Any, max_depth: int) -> None:
+    """Raise InvalidEvent if objects and arrays nest in ``raw`` more than
+    ``max_depth`` deep. A loop, not a recursion: any depth is measured."""
+    todo = [(raw, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise InvalidEvent(
+                Problem.INVALID,
+                f"raw payload is nested more than {max_depth} levels deep "
+                "([database] max_raw_depth)",
+            )
+        todo.extend((child, depth + 1) for child in children
+                    if isinstance(child, dict | list | tuple))
 
 
 def _dump_raw_slowly(raw: Any) -> str:
@@ -472,6 +506,11 @@ def _dump_raw_slowly(raw: Any) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(
             Problem.INVALID, f"raw payload is not JSON: {exc}"
+        ) from None
+    except RecursionError:
+        # Within max_depth, but for a deep stack: refused all the same.
+        raise InvalidEvent(
+            Problem.INVALID, "raw payload is nested too deeply"
         ) from None
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_RAW_SIZE:

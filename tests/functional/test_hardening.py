@@ -5,9 +5,11 @@ outside the caller's scope, a ``raw`` nested too deeply, values that
 changed on their way into storage.
 """
 
+import json
 import os
 import tempfile
 
+from panko_like.storage import models
 from tests.functional import backends
 from tests.functional.api_base import (
     ADMIN_A,
@@ -113,7 +115,132 @@ class DeleteScopeScenarios:
         self.assertEqual(["a2", "np", "bare"], self.visible())
 
 
-class HardeningScenarios(DeleteScopeScenarios):
+def nested(depth):
+    """A raw payload ``depth`` levels deep: {"a": {"a": ... {}}}."""
+    raw = {}
+    for _ in range(depth - 1):
+        raw = {"a": raw}
+    return raw
+
+
+def nested_text(depth):
+    """``nested(depth)`` as JSON text, made without json's recursion."""
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+def api_event(message_id, raw=None, traits=()):
+    return {"message_id": message_id, "event_type": "image.upload",
+            "generated": "2026-02-01T10:00:00.000001",
+            "traits": [{"name": "project_id", "type": "string",
+                        "value": "proj-a"}, *traits],
+            "raw": {"id": message_id} if raw is None else raw}
+
+
+class RawDepthScenarios:
+    """A raw payload nested too deeply is refused alone, never a 500."""
+
+    def visible(self):
+        return [e["message_id"] for e in self.app.get(
+            "/v2/events?q.field=all_tenants&q.value=True",
+            headers=ADMIN_A).json]
+
+    def post_text(self, events_json, status):
+        body = "[" + ",".join(events_json) + "]"
+        return self.app.post("/v2/events", body.encode(), headers=ADMIN_A,
+                             content_type="application/json",
+                             status=status)
+
+    def event_text(self, message_id, depth):
+        text = json.dumps(api_event(message_id, raw="RAW"))
+        return text.replace('"RAW"', nested_text(depth))
+
+    def assertRefusedAlone(self, response, message_id, depth_limit,
+                           stored=("ok-1", "ok-2")):
+        error = self.assertError(response, 400)
+        self.assertEqual("1 of 3 events were not stored; see \"rejected\".",
+                         error)
+        self.assertEqual(2, response.json["stored"])
+        self.assertEqual(
+            [{"message_id": message_id, "problem": "invalid",
+              "reason": f"raw payload is nested more than {depth_limit} "
+                        "levels deep ([database] max_raw_depth)"}],
+            response.json["rejected"])
+        self.assertEqual(sorted(stored), sorted(self.visible()))
+
+    def test_deep_raw_of_a_batch_is_refused_alone(self):
+        # 925 to 1,024 levels: read by the body parser, then made the
+        # JSON fallback of the drivers recurse (500, batch lost).
+        stored = []
+        for depth in (930, 1000):
+            with self.subTest(depth=depth):
+                stored += [f"ok-{depth}-1", f"ok-{depth}-2"]
+                response = self.post_text(
+                    [json.dumps(api_event(stored[-2])),
+                     self.event_text(f"deep-{depth}", depth),
+                     json.dumps(api_event(stored[-1]))], status=400)
+                self.assertRefusedAlone(response, f"deep-{depth}", 100,
+                                        stored)
+
+    def test_depth_limit_is_inclusive(self):
+        self.app.post_json("/v2/events", [
+            api_event("at-limit", raw=nested(100)),
+        ], headers=ADMIN_A, status=201)
+        body = self.app.get("/v2/events/at-limit", headers=ADMIN_A).json
+        self.assertEqual(nested(100), body["raw"])
+        response = self.app.post_json("/v2/events", [
+            api_event("ok-1"), api_event("over", raw=[nested(100)]),
+            api_event("ok-2")], headers=ADMIN_A, status=400)
+        self.assertEqual(["over"], [r["message_id"]
+                                    for r in response.json["rejected"]])
+
+    def test_depth_limit_is_configurable(self):
+        self.conf.set_override("max_raw_depth", 3, group="database")
+        self.app = self.make_app()
+        response = self.app.post_json("/v2/events", [
+            api_event("ok-1", raw={"a": [{"b": 1}]}),
+            api_event("four", raw={"a": [{"b": [None]}]}),
+            api_event("ok-2", raw=[[[None]]])], headers=ADMIN_A, status=400)
+        self.assertRefusedAlone(response, "four", 3)
+
+    def test_storage_refuses_deep_raw_alone(self):
+        stored = []
+        at = models.parse_datetime("2026-02-01T10:00:00")
+        for depth in (101, 300, 1000, 20000):
+            with self.subTest(depth=depth):
+                stored += [f"ok-{depth}-1", f"ok-{depth}-2"]
+                rejected = self.conn.record_events([
+                    models.Event(stored[-2], "t", at, [], {"x": 1}),
+                    models.Event(f"deep-{depth}", "t", at, [],
+                                 nested(depth)),
+                    models.Event(stored[-1], "t", at, [], None),
+                ])
+                self.assertEqual([models.Rejected(
+                    f"deep-{depth}", models.Problem.INVALID,
+                    "raw payload is nested more than 100 levels deep "
+                    "([database] max_raw_depth)")], rejected)
+                self.assertEqual(sorted(stored), sorted(self.visible()))
+
+    def test_body_too_deep_for_the_parser_is_400(self):
+        for depth in (1025, 1100, 100000):
+            with self.subTest(depth=depth):
+                response = self.post_text(
+                    [json.dumps(api_event("ok-1")),
+                     self.event_text("deep", depth)], status=400)
+                self.assertError(response, 400,
+                                 "The request body is nested too deeply.")
+        self.assertEqual([], self.visible())
+
+    def test_deep_query_body_is_400(self):
+        for depth in (950, 100000):
+            with self.subTest(depth=depth):
+                body = '{"q": [{"field": "a", "value": "x"}], "sort": ' \
+                    + nested_text(depth) + "}"
+                response = self.get_body("/v2/events", body, status=400)
+                self.assertEqual(400, response.status_int)
+                self.assertError(response, 400)
+
+
+class HardeningScenarios(DeleteScopeScenarios, RawDepthScenarios):
     pass
 
 
