@@ -9,6 +9,7 @@ import datetime
 import enum
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -108,8 +109,16 @@ def check_name(value: Any, what: str, max_length: int) -> None:
             Problem.INVALID, f"{what} is not valid Unicode") from None
 
 
+#: A fraction of a second finer than microseconds, but for its zeros.
+_SUB_MICROSECOND = re.compile(r"[.,][0-9]{6}0*[1-9]")
+
+
 def parse_datetime(value: Any) -> datetime.datetime:
-    """Read an ISO 8601 string (or a datetime) as naive UTC."""
+    """Read an ISO 8601 string (or a datetime) as naive UTC.
+
+    Microseconds are the finest time kept: a 7th or later fractional
+    digit of the seconds is refused unless it is 0, never dropped.
+    """
     if isinstance(value, datetime.datetime):
         return to_naive_utc(value)
     if not isinstance(value, str):
@@ -121,6 +130,10 @@ def parse_datetime(value: Any) -> datetime.datetime:
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
+    if _SUB_MICROSECOND.search(text):
+        raise ValueError(
+            f"more than 6 fractional digits of seconds: {value!r} "
+            "(microseconds are the finest time kept)")
     return to_naive_utc(parsed)
 
 
@@ -142,7 +155,7 @@ def _to_text(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        value = str(value)
+        value = scalar_text(value)
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidEvent(
             Problem.TOO_LARGE,
@@ -159,6 +172,39 @@ def _to_text(value: Any) -> str | None:
     return value
 
 
+def scalar_text(value: Any) -> str:
+    """The text a string trait keeps for a value that is not a string.
+
+    One rule for every driver and every caller: a JSON scalar is kept as
+    its JSON text (``true``, ``false``, ``42``, ``1.5``), so that it
+    reads back as it was sent; an object or an array (a dict, list or
+    tuple) is refused: a string trait holds one value, not a document.
+    (None, JSON's ``null``, is no value: never text.) Any other Python
+    object a caller passes (a UUID, an Enum) is kept as ``str(value)``.
+    """
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(float(value))
+    if isinstance(value, dict | list | tuple):
+        kind = "an object" if isinstance(value, dict) else "an array"
+        raise ValueError(
+            f"a string trait takes a string, a number, true or false, "
+            f"not {kind}")
+    return str(value)
+
+
+def _check_number_text(value: str, what: str) -> None:
+    # int() and float() also read other scripts' digits ("٣" is 3) and
+    # underscores ("1_000"): stored, they would not read back as sent.
+    if not value.isascii() or "_" in value:
+        raise ValueError(f"not {what} of ASCII digits: {value!r}")
+
+
 def _to_int(value: Any) -> int | None:
     if value is None:
         return None
@@ -169,6 +215,7 @@ def _to_int(value: Any) -> int | None:
             raise ValueError(f"not an integer: {value!r}")
         value = int(value)
     elif isinstance(value, str):
+        _check_number_text(value, "an integer")
         value = int(value.strip())
     elif not isinstance(value, int):
         raise ValueError(f"not an integer: {value!r}")
@@ -182,6 +229,8 @@ def _to_float(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"not a float: {value!r}")
+    if isinstance(value, str):
+        _check_number_text(value, "a float")
     result = float(value)
     if not math.isfinite(result):
         raise ValueError(f"not a finite float: {value!r}")

@@ -240,7 +240,178 @@ class RawDepthScenarios:
                 self.assertError(response, 400)
 
 
-class HardeningScenarios(DeleteScopeScenarios, RawDepthScenarios):
+def typed(name, type_, value):
+    return {"name": name, "type": type_, "value": value}
+
+
+class ValuesScenarios:
+    """What is stored reads back as it was sent, or is refused."""
+
+    def post_batch(self, *events, status=400):
+        return self.app.post_json("/v2/events", list(events),
+                                  headers=ADMIN_A, status=status)
+
+    def traits_of(self, message_id):
+        body = self.app.get(f"/v2/events/{message_id}", headers=ADMIN_A).json
+        return {t["name"]: (t["type"], t["value"]) for t in body["traits"]}
+
+    def assertRejected(self, response, expected, stored=2):
+        self.assertError(response, 400)
+        self.assertEqual(stored, response.json["stored"])
+        self.assertEqual(expected, [
+            (r["message_id"], r["problem"], r["reason"])
+            for r in response.json["rejected"]])
+        self.assertEqual([], response.json["duplicates"])
+
+    def test_string_traits_keep_the_json_text_of_scalars(self):
+        self.post_batch(api_event("scalars", traits=[
+            typed("yes", "string", True), typed("no", "string", False),
+            typed("count", "string", 42),
+            typed("big", "string", 2**70),
+            typed("ratio", "string", 1.5),
+            typed("tiny", "string", 1e-300),
+            typed("untyped", "string", "text"),
+        ]), status=201)
+        self.app.post_json("/v2/events", {
+            "message_id": "ceilometer", "event_type": "image.upload",
+            "generated": "2026-02-01T10:00:00",
+            "traits": [["project_id", 1, "proj-a"], ["flag", 1, True],
+                       ["note", 0, False], ["n", 0, 7]],
+            "raw": {}}, headers=ADMIN_A, status=201)
+        self.assertEqual({
+            "project_id": ("string", "proj-a"),
+            "yes": ("string", "true"), "no": ("string", "false"),
+            "count": ("string", "42"),
+            "big": ("string", "1180591620717411303424"),
+            "ratio": ("string", "1.5"), "tiny": ("string", "1e-300"),
+            "untyped": ("string", "text"),
+        }, self.traits_of("scalars"))
+        self.assertEqual({
+            "project_id": ("string", "proj-a"), "flag": ("string", "true"),
+            "note": ("string", "false"), "n": ("string", "7"),
+        }, self.traits_of("ceilometer"))
+        found = self.app.get(
+            "/v2/events?q.field=yes&q.value=true", headers=ADMIN_A).json
+        self.assertEqual(["scalars"], [e["message_id"] for e in found])
+
+    def test_null_is_no_value(self):
+        self.post_batch(api_event("nulls", traits=[
+            typed("s", "string", None), typed("i", "integer", None),
+            typed("f", "float", None), typed("d", "datetime", None),
+            ["c", 1, None], typed("kept", "integer", 0),
+        ]), status=201)
+        self.assertEqual({"project_id": ("string", "proj-a"),
+                          "kept": ("integer", "0")},
+                         self.traits_of("nulls"))
+        # Checked all the same: a null trait of an unknown type refuses
+        # its event.
+        response = self.post_batch(
+            api_event("ok-1"), api_event("bad", traits=[
+                typed("x", "text", None)]), api_event("ok-2"))
+        self.assertRejected(response, [
+            ("bad", "incompatible_trait", "unknown trait type 'text'")])
+
+    def test_string_traits_refuse_objects_and_arrays(self):
+        response = self.post_batch(
+            api_event("ok-1"),
+            api_event("object", traits=[
+                typed("s", "string", {"k": [1, None]})]),
+            api_event("array", traits=[["s", 0, [1, None]]]),
+            api_event("nan", traits=[typed("s", "string", 1e400)]),
+            api_event("ok-2"))
+        self.assertRejected(response, [
+            ("object", "incompatible_trait",
+             "trait 's': value does not fit type string: a string trait "
+             "takes a string, a number, true or false, not an object"),
+            ("array", "incompatible_trait",
+             "trait 's': value does not fit type none: a string trait "
+             "takes a string, a number, true or false, not an array"),
+            ("nan", "incompatible_trait",
+             "trait 's': value does not fit type string: not a finite "
+             "number: inf"),
+        ])
+        self.assertEqual(["ok-1", "ok-2"], sorted(
+            e["message_id"] for e in self.app.get(
+                "/v2/events", headers=ADMIN_A).json))
+
+    def test_numbers_of_ascii_digits_only(self):
+        cases = [("arabic-indic", "integer", "\u0663"),
+                 ("underscore", "integer", "1_000"),
+                 ("fullwidth", "integer", "\uff11\uff12"),
+                 ("float-underscore", "float", "1_000.5"),
+                 ("float-arabic-indic", "float", "\u0663.5"),
+                 ("float-devanagari", "float", "\u0967e3")]
+        response = self.post_batch(
+            api_event("ok-1", traits=[typed("n", "integer", " -12 "),
+                                      typed("x", "float", "1e3")]),
+            *[api_event(name, traits=[typed("n", type_, value)])
+              for name, type_, value in cases],
+            api_event("ok-2", traits=[typed("n", "integer", 9)]))
+        what = {"integer": "an integer", "float": "a float"}
+        self.assertRejected(response, [
+            (name, "incompatible_trait",
+             f"trait 'n': value does not fit type {type_}: not "
+             f"{what[type_]} of ASCII digits: {value!r}")
+            for name, type_, value in cases])
+        self.assertEqual({"project_id": ("string", "proj-a"),
+                          "n": ("integer", "-12"), "x": ("float", "1000.0")},
+                         self.traits_of("ok-1"))
+        for path in ("/v2/events?q.field=n&q.type=integer&q.value=%D9%A3",
+                     "/v2/events?q.field=n&q.type=integer&q.value=1_2",
+                     "/v2/events?q.field=x&q.type=float&q.value=1_000.0"):
+            self.assertError(self.app.get(path, headers=ADMIN_A,
+                                          status=400), 400)
+
+    def test_no_digit_of_a_second_is_dropped(self):
+        response = self.post_batch(
+            api_event("ok-1", traits=[
+                typed("at", "datetime", "2026-02-01T09:00:00.1234560")]),
+            dict(api_event("generated"),
+                 generated="2026-02-01T10:00:00.0000015"),
+            api_event("trait", traits=[
+                typed("at", "datetime", "2026-02-01T09:00:00.123456789Z")]),
+            dict(api_event("ok-2"),
+                 generated="2026-02-01T10:00:00.999999000+00:00"))
+        self.assertRejected(response, [
+            ("generated", "invalid",
+             "generated: more than 6 fractional digits of seconds: "
+             "'2026-02-01T10:00:00.0000015' (microseconds are the finest "
+             "time kept)"),
+            ("trait", "incompatible_trait",
+             "trait 'at': value does not fit type datetime: more than 6 "
+             "fractional digits of seconds: '2026-02-01T09:00:00.123456789Z'"
+             " (microseconds are the finest time kept)"),
+        ])
+        self.assertEqual(("datetime", "2026-02-01T09:00:00.123456"),
+                         self.traits_of("ok-1")["at"])
+        body = self.app.get("/v2/events/ok-2", headers=ADMIN_A).json
+        self.assertEqual("2026-02-01T10:00:00.999999", body["generated"])
+        self.assertError(self.app.get(
+            "/v2/events?q.field=at&q.type=datetime"
+            "&q.value=2026-02-01T09:00:00.1234561",
+            headers=ADMIN_A, status=400), 400)
+
+    def test_storage_refuses_what_would_change(self):
+        at = models.parse_datetime("2026-02-01T10:00:00")
+        rejected = self.conn.record_events([
+            models.Event("ok", "t", at, [
+                models.Trait("s", models.TEXT_TYPE, True),
+                models.Trait("n", models.INT_TYPE, "42")], {}),
+            models.Event("object", "t", at, [
+                models.Trait("s", models.TEXT_TYPE, {"k": 1})], {}),
+            models.Event("digits", "t", at, [
+                models.Trait("n", models.INT_TYPE, "4\u0662")], {}),
+        ])
+        self.assertEqual(["object", "digits"],
+                         [r.message_id for r in rejected])
+        (event,) = self.conn.get_events(
+            backends.storage.EventFilter(message_id="ok"))
+        self.assertEqual({"s": "true", "n": 42},
+                         {t.name: t.value for t in event.traits})
+
+
+class HardeningScenarios(DeleteScopeScenarios, RawDepthScenarios,
+                         ValuesScenarios):
     pass
 
 

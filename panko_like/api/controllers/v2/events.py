@@ -230,7 +230,16 @@ def _invalid(reason):
 
 
 def event_from_json(item):
-    """An Event from the API's shape or Ceilometer's; raise InvalidEvent."""
+    """An Event from the API's shape or Ceilometer's; raise InvalidEvent.
+
+    Each value is stored so that it reads back as it was sent, or the
+    event is refused with the reason: numbers are written with ASCII
+    digits (no ``_``), datetimes to the microsecond at most, and a
+    string trait given another JSON scalar keeps its JSON text (``true``,
+    ``42``), never an object or an array (see models.scalar_text). A
+    trait whose value is ``null`` has no value: it is checked like the
+    others and then left out of the event.
+    """
     if not isinstance(item, dict):
         raise _invalid("an event must be a JSON object")
     unknown = set(item) - EVENT_KEYS
@@ -253,6 +262,8 @@ def event_from_json(item):
         raw=item.get("raw"),
     )
     event.validate()
+    if any(t.value is None for t in event.traits):
+        event.traits = [t for t in event.traits if t.value is not None]
     for name, text in [("message_id", event.message_id),
                        ("event_type", event.event_type)] + [
                            ("trait name", t.name) for t in event.traits]:
