@@ -180,7 +180,7 @@ def scalar_text(value: Any) -> str:
     reads back as it was sent; an object or an array (a dict, list or
     tuple) is refused: a string trait holds one value, not a document.
     (None, JSON's ``null``, is no value: never text.) Any other Python
-    object a caller passes (a UUID, an Enum) is kept as ``str(value)``.
+    object a caller passes (such as a UUID) is kept as ``str(value)``.
     """
     if value is True or value is False:
         return "true" if value else "false"
