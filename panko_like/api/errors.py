@@ -203,21 +203,27 @@ def check_text(value, what="The request body"):
     """Refuse NUL characters and lone surrogates in any string of a body.
 
     No database stores them; let them reach one and it answers 500.
+    A loop, not a recursion: a body nested however deep is checked.
     """
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest(f"{what} contains a NUL character.")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequest(f"{what} contains invalid Unicode.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_text(key, what)
-            check_text(item, what)
-    elif isinstance(value, list):
-        for item in value:
-            check_text(item, what)
+    todo = [value]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            _check_string(value, what)
+        elif isinstance(value, dict):
+            todo.extend(value.keys())
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+
+
+def _check_string(value, what):
+    if "\x00" in value:
+        raise BadRequest(f"{what} contains a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{what} contains invalid Unicode.")
 
 
 def _take_body(request, limit):

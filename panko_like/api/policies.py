@@ -48,7 +48,8 @@ RULES = [
     policy.DocumentedRuleDefault(
         name="telemetry:events:delete",
         check_str=ADMIN,
-        description="Delete an event.",
+        description="Delete an event (only one the caller may show; an "
+        "admin reaches beyond its own scope with all_tenants=True).",
         operations=[{"path": "/v2/events/{message_id}",
                      "method": "DELETE"}],
     ),

@@ -43,6 +43,16 @@ OPTS = [
         help="Seconds to wait between connection attempts.",
     ),
     cfg.IntOpt(
+        "max_raw_depth",
+        default=models.MAX_RAW_DEPTH,
+        min=1,
+        max=models.MAX_RAW_DEPTH_LIMIT,
+        help="How deeply objects and arrays may nest in the raw payload "
+        "of an event ({} is 1 deep, {\"a\": []} 2). Every driver refuses "
+        "an event nested deeper as invalid, with the reason, and stores "
+        "the other events of its batch.",
+    ),
+    cfg.IntOpt(
         "event_time_to_live",
         default=-1,
         min=-1,
@@ -68,6 +78,12 @@ DEFAULT_OPTS = [
 ]
 
 DEFAULT_DELETE_BATCH = 10000
+
+
+def max_raw_depth(conf) -> int:
+    """``[database] max_raw_depth``, or its default without ``conf``."""
+    return models.MAX_RAW_DEPTH if conf is None \
+        else conf.database.max_raw_depth
 
 
 class StorageError(Exception):

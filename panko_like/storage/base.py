@@ -108,13 +108,14 @@ def duplicate(message_id: str, where: str) -> models.Rejected:
     )
 
 
-def checked_batch(events, prepare):
+def checked_batch(events, prepare, max_raw_depth=models.MAX_RAW_DEPTH):
     """Check a batch before a driver writes it.
 
     Returns the rejections of its invalid events and of those whose
     message_id it repeats, and ``prepare(event, raw)`` of each of the
     others, in order (``raw``: its payload as JSON text, or None).
-    ``prepare`` may raise InvalidEvent as well.
+    ``prepare`` may raise InvalidEvent as well. ``max_raw_depth``: see
+    :attr:`Connection.max_raw_depth`.
     """
     rejected = []
     accepted = {}
@@ -122,7 +123,7 @@ def checked_batch(events, prepare):
         message_id = getattr(event, "message_id", None)
         try:
             event.validate()
-            item = prepare(event, event.dumped_raw())
+            item = prepare(event, event.dumped_raw(max_raw_depth))
         except models.InvalidEvent as exc:
             rejected.append(
                 models.Rejected(message_id, exc.problem, exc.reason))
@@ -221,6 +222,12 @@ class Connection(abc.ABC):
     def __init__(self, url: str, conf=None):
         self.url = url
         self.conf = conf
+
+    @property
+    def max_raw_depth(self) -> int:
+        """How deeply a raw payload may nest: deeper events are refused
+        as invalid by ``record_events`` ([database] max_raw_depth)."""
+        return storage.max_raw_depth(self.conf)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

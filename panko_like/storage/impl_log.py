@@ -53,7 +53,7 @@ class Connection(base.Connection):
         # The same batch rules as every driver's: invalid events and
         # message_ids repeated in the batch are reported, not logged.
         rejected, accepted = base.checked_batch(
-            events, lambda event, raw: event)
+            events, lambda event, raw: event, self.max_raw_depth)
         with_raw = LOG.isEnabledFor(log.DEBUG)
         for event in accepted:
             LOG.info("event %s", describe(event, with_raw))

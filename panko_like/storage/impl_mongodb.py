@@ -242,7 +242,7 @@ class Connection(base.Connection):
 
     def record_events(self, events):
         rejected, documents = base.checked_batch(
-            events, codec.checked_document)
+            events, codec.checked_document, self.max_raw_depth)
         if documents:
             rejected.extend(self._insert(documents))
         return rejected

@@ -9,6 +9,7 @@ import datetime
 import enum
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -41,6 +42,12 @@ MAX_TRAIT_NAME_LENGTH = 255
 MAX_TEXT_LENGTH = 4096
 #: Largest serialized ``raw`` payload, in bytes of UTF-8 JSON.
 MAX_RAW_SIZE = 1024 * 1024
+#: Deepest nesting of objects and arrays in a ``raw`` payload, when the
+#: configuration does not say ([database] max_raw_depth).
+MAX_RAW_DEPTH = 100
+#: The most the configuration may allow: a payload this deep is written
+#: and read by json and orjson well within Python's recursion limit.
+MAX_RAW_DEPTH_LIMIT = 500
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -102,8 +109,16 @@ def check_name(value: Any, what: str, max_length: int) -> None:
             Problem.INVALID, f"{what} is not valid Unicode") from None
 
 
+#: A fraction of a second finer than microseconds, but for its zeros.
+_SUB_MICROSECOND = re.compile(r"[.,][0-9]{6}0*[1-9]")
+
+
 def parse_datetime(value: Any) -> datetime.datetime:
-    """Read an ISO 8601 string (or a datetime) as naive UTC."""
+    """Read an ISO 8601 string (or a datetime) as naive UTC.
+
+    Microseconds are the finest time kept: a 7th or later fractional
+    digit of the seconds is refused unless it is 0, never dropped.
+    """
     if isinstance(value, datetime.datetime):
         return to_naive_utc(value)
     if not isinstance(value, str):
@@ -115,6 +130,10 @@ def parse_datetime(value: Any) -> datetime.datetime:
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not an ISO 8601 datetime: {value!r}") from None
+    if _SUB_MICROSECOND.search(text):
+        raise ValueError(
+            f"more than 6 fractional digits of seconds: {value!r} "
+            "(microseconds are the finest time kept)")
     return to_naive_utc(parsed)
 
 
@@ -136,7 +155,7 @@ def _to_text(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        value = str(value)
+        value = scalar_text(value)
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidEvent(
             Problem.TOO_LARGE,
@@ -153,6 +172,39 @@ def _to_text(value: Any) -> str | None:
     return value
 
 
+def scalar_text(value: Any) -> str:
+    """The text a string trait keeps for a value that is not a string.
+
+    One rule for every driver and every caller: a JSON scalar is kept as
+    its JSON text (``true``, ``false``, ``42``, ``1.5``), so that it
+    reads back as it was sent; an object or an array (a dict, list or
+    tuple) is refused: a string trait holds one value, not a document.
+    (None, JSON's ``null``, is no value: never text.) Any other Python
+    object a caller passes (such as a UUID) is kept as ``str(value)``.
+    """
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(float(value))
+    if isinstance(value, dict | list | tuple):
+        kind = "an object" if isinstance(value, dict) else "an array"
+        raise ValueError(
+            f"a string trait takes a string, a number, true or false, "
+            f"not {kind}")
+    return str(value)
+
+
+def _check_number_text(value: str, what: str) -> None:
+    # int() and float() also read other scripts' digits ("٣" is 3) and
+    # underscores ("1_000"): stored, they would not read back as sent.
+    if not value.isascii() or "_" in value:
+        raise ValueError(f"not {what} of ASCII digits: {value!r}")
+
+
 def _to_int(value: Any) -> int | None:
     if value is None:
         return None
@@ -163,6 +215,7 @@ def _to_int(value: Any) -> int | None:
             raise ValueError(f"not an integer: {value!r}")
         value = int(value)
     elif isinstance(value, str):
+        _check_number_text(value, "an integer")
         value = int(value.strip())
     elif not isinstance(value, int):
         raise ValueError(f"not an integer: {value!r}")
@@ -176,6 +229,8 @@ def _to_float(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"not a float: {value!r}")
+    if isinstance(value, str):
+        _check_number_text(value, "a float")
     result = float(value)
     if not math.isfinite(result):
         raise ValueError(f"not a finite float: {value!r}")
@@ -370,10 +425,10 @@ class Event:
                 f"generated={self.generated!r}, traits={self.traits!r}, "
                 f"raw={self.raw!r})")
 
-    def dumped_raw(self) -> str | None:
+    def dumped_raw(self, max_depth: int = MAX_RAW_DEPTH) -> str | None:
         """The raw payload as the JSON text drivers store (see
         dump_raw), or None for none; raise InvalidEvent."""
-        return None if self.raw is None else dump_raw(self.raw)
+        return None if self.raw is None else dump_raw(self.raw, max_depth)
 
     def validate(self) -> None:
         """Check what every driver needs; raise InvalidEvent."""
@@ -440,9 +495,10 @@ _RAW_OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME
                 | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
-def dump_raw(raw: Any) -> str:
+def dump_raw(raw: Any, max_depth: int = MAX_RAW_DEPTH) -> str:
     """Serialize a raw payload as compact JSON; raise InvalidEvent if it
-    is not JSON or too large.
+    is not JSON, too large, or has objects and arrays nested more than
+    ``max_depth`` deep (``{}`` is 1 deep, ``{"a": []}`` 2).
 
     orjson writes most payloads several times faster than json.dumps;
     what it refuses (a lone surrogate, an integer beyond 64 bits, a key
@@ -454,15 +510,42 @@ def dump_raw(raw: Any) -> str:
     try:
         data = orjson.dumps(raw, option=_RAW_OPTIONS)
     except TypeError:
+        # Among others, orjson refuses 255 levels or more.
         data = None
     if data is None or b"null" in data:
+        _check_depth(raw, max_depth)
         return _dump_raw_slowly(raw)
+    # No more brackets than max_depth: no deeper either, without a walk.
+    if data.count(b"{") + data.count(b"[") > max_depth:
+        _check_depth(raw, max_depth)
     if len(data) > MAX_RAW_SIZE:
         raise InvalidEvent(
             Problem.TOO_LARGE,
             f"raw payload of {len(data)} bytes is larger than {MAX_RAW_SIZE}",
         )
     return data.decode()
+
+
+def _check_depth(raw: Any, max_depth: int) -> None:
+    """Raise InvalidEvent if objects and arrays nest in ``raw`` more than
+    ``max_depth`` deep. A loop, not a recursion: any depth is measured."""
+    todo = [(raw, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise InvalidEvent(
+                Problem.INVALID,
+                f"raw payload is nested more than {max_depth} levels deep "
+                "([database] max_raw_depth)",
+            )
+        todo.extend((child, depth + 1) for child in children
+                    if isinstance(child, dict | list | tuple))
 
 
 def _dump_raw_slowly(raw: Any) -> str:
@@ -472,6 +555,11 @@ def _dump_raw_slowly(raw: Any) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(
             Problem.INVALID, f"raw payload is not JSON: {exc}"
+        ) from None
+    except RecursionError:
+        # Within max_depth, but for a deep stack: refused all the same.
+        raise InvalidEvent(
+            Problem.INVALID, "raw payload is nested too deeply"
         ) from None
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_RAW_SIZE:

@@ -743,9 +743,11 @@ class IngestScenarios:
         self.assertError(
             self.app.delete("/v2/events/a1", headers=USER_A1, status=403),
             403)
-        self.app.delete("/v2/events/b1", headers=ADMIN_A, status=204)
+        self.app.delete("/v2/events/b1?all_tenants=True", headers=ADMIN_A,
+                        status=204)
         self.assertError(
-            self.app.delete("/v2/events/b1", headers=ADMIN_A, status=404),
+            self.app.delete("/v2/events/b1?all_tenants=True",
+                            headers=ADMIN_A, status=404),
             404, "Event b1 Not Found")
         self.assertEqual(["a1", "a2", "np", "bare"],
                          self.ids(q(ALL_TENANTS)))

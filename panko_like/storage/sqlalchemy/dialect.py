@@ -11,6 +11,7 @@ import importlib
 
 import sqlalchemy as sa
 
+from panko_like import storage
 from panko_like.storage.sqlalchemy import engine as engine_mod
 from panko_like.storage.sqlalchemy import queries, schema
 
@@ -46,6 +47,8 @@ class Dialect:
     def __init__(self, engine, conf=None):
         self.engine = engine
         self.conf = conf
+        #: [database] max_raw_depth (see base.Connection.max_raw_depth).
+        self.max_raw_depth = storage.max_raw_depth(conf)
         #: What reads go through: each statement sees a committed
         #: snapshot, in no transaction of the driver's own.
         self.reader = engine

@@ -153,7 +153,7 @@ class Dialect(dialect.Dialect):
                 if raw is _UNCHECKED:
                     # As the careful path would, an invalid event is
                     # refused as invalid rather than as a duplicate.
-                    _check_the_rest(event)
+                    _check_the_rest(event, self.max_raw_depth)
                 rejected.append(
                     base.duplicate(event.message_id, "already stored"))
         todo = [item for item in prepared if item[0].message_id in claimed]
@@ -161,7 +161,7 @@ class Dialect(dialect.Dialect):
             return rejected
         type_ids = writer.event_type_ids(
             conn, {event.event_type for event, _ in todo})
-        _copy_rows(conn, todo, type_ids, ids)
+        _copy_rows(conn, todo, type_ids, ids, self.max_raw_depth)
         writer.insert_summary(conn, todo, type_ids)
         return rejected
 
@@ -241,14 +241,14 @@ class Dialect(dialect.Dialect):
         return self.partitions.drop_expired(cutoff, self.reader, before_drop)
 
 
-def _check_the_rest(event):
+def _check_the_rest(event, max_raw_depth):
     """What Event.validate checks beyond validate_head; return the
     dumped raw payload (see Dialect.store_streaming)."""
     event.validate_traits()
-    return event.dumped_raw()
+    return event.dumped_raw(max_raw_depth)
 
 
-def _copy_rows(conn, todo, type_ids, ids):
+def _copy_rows(conn, todo, type_ids, ids, max_raw_depth):
     """Every row of the batch by binary COPY, into the partitioned
     tables (which route each row to its day).
 
@@ -265,7 +265,7 @@ def _copy_rows(conn, todo, type_ids, ids):
     def text_traits():
         for event, raw in todo:
             if raw is _UNCHECKED:
-                raw = _check_the_rest(event)
+                raw = _check_the_rest(event, max_raw_depth)
             event_id = ids[event.message_id]
             writes.trait_rows_by_table([(event_id, event)], rows)
             events.append(writes.event_row(event, raw, type_ids, event_id))

@@ -46,7 +46,8 @@ class Writer:
         if stored is not None:
             return stored
         rejected, accepted = base.checked_batch(
-            events, lambda event, raw: (event, raw))
+            events, lambda event, raw: (event, raw),
+            self.dialect.max_raw_depth)
         if accepted:
             rejected.extend(self._store(accepted))
         return rejected

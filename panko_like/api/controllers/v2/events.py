@@ -2,6 +2,8 @@
 
 import orjson
 import webob
+from oslo_log import log
+from oslo_utils import strutils
 
 from panko_like import storage
 from panko_like.api import errors, rbac, streaming
@@ -12,6 +14,8 @@ EVENT_KEYS = {"message_id", "event_type", "generated", "traits", "raw",
               # Ceilometer's http:// publisher signs each event.
               "message_signature"}
 TRAIT_KEYS = {"name", "type", "value"}
+
+LOG = log.getLogger(__name__)
 
 
 def trait_body(trait):
@@ -85,10 +89,36 @@ def index(request, response):
         raise errors.BadRequest(f"Marker {pagination.marker} not found.")
 
 
+def _all_tenants(request):
+    """The ``all_tenants`` query parameter of a one-event request."""
+    value = query.single(request.GET, "all_tenants")
+    if value is None:
+        return False
+    try:
+        return strutils.bool_from_string(value, strict=True)
+    except ValueError:
+        raise errors.invalid_input(
+            "all_tenants", value, "expected true or false.")
+
+
+def _one_event_filter(request, identity, message_id, all_tenants):
+    """The filter of event ``message_id`` within what the caller sees.
+
+    ``GET`` and ``DELETE /v2/events/{message_id}`` share it, so a caller
+    never deletes an event it could not read. ``all_tenants`` widens it
+    for an admin only, as in a list.
+    """
+    filters = ([{"field": "all_tenants", "value": "True"}]
+               if all_tenants and rbac.is_admin(request, identity) else [])
+    event_filter = _visible_filter(request, identity, filters)
+    event_filter.message_id = message_id
+    return event_filter
+
+
 def show(request, response, message_id):
     identity = rbac.enforce(request, "telemetry:events:show")
-    event_filter = _visible_filter(request, identity, [])
-    event_filter.message_id = message_id
+    event_filter = _one_event_filter(request, identity, message_id,
+                                     _all_tenants(request))
     conn = request.storage_holder.get()
     found = list(conn.get_events(event_filter, storage.Pagination(limit=1)))
     if not found:
@@ -98,11 +128,31 @@ def show(request, response, message_id):
 
 
 def delete(request, response, message_id):
-    rbac.enforce(request, "telemetry:events:delete")
+    """Delete an event the caller sees, as ``show`` would find it.
+
+    An event outside the caller's own scope (another project's) is
+    deleted only by an admin asking with ``all_tenants=True``; such a
+    delete is logged with who made it.
+    """
+    identity = rbac.enforce(request, "telemetry:events:delete")
+    unknown = set(request.GET.keys()) - {"all_tenants"}
+    if unknown:
+        raise query.unknown_arguments(unknown)
+    all_tenants = _all_tenants(request)
     conn = request.storage_holder.get()
-    if not conn.delete_events(storage.EventFilter(message_id=message_id)):
-        raise errors.NotFound(f"Event {message_id} Not Found")
-    return webob.Response(status=204)
+    if conn.delete_events(
+            _one_event_filter(request, identity, message_id, False)):
+        return webob.Response(status=204)
+    wide = _one_event_filter(request, identity, message_id, all_tenants)
+    if wide.admin_proj is None and not wide.traits_filter \
+            and conn.delete_events(wide):
+        LOG.info("Event %(message_id)s, outside the scope of project "
+                 "%(project)s, deleted with all_tenants by user %(user)s "
+                 "of project %(project)s.",
+                 {"message_id": message_id, "user": identity.user_id,
+                  "project": identity.project_id})
+        return webob.Response(status=204)
+    raise errors.NotFound(f"Event {message_id} Not Found")
 
 
 def create(request, response):
@@ -180,7 +230,16 @@ def _invalid(reason):
 
 
 def event_from_json(item):
-    """An Event from the API's shape or Ceilometer's; raise InvalidEvent."""
+    """An Event from the API's shape or Ceilometer's; raise InvalidEvent.
+
+    Each value is stored so that it reads back as it was sent, or the
+    event is refused with the reason: numbers are written with ASCII
+    digits (no ``_``), datetimes to the microsecond at most, and a
+    string trait given another JSON scalar keeps its JSON text (``true``,
+    ``42``), never an object or an array (see models.scalar_text). A
+    trait whose value is ``null`` has no value: it is checked like the
+    others and then left out of the event.
+    """
     if not isinstance(item, dict):
         raise _invalid("an event must be a JSON object")
     unknown = set(item) - EVENT_KEYS
@@ -203,6 +262,8 @@ def event_from_json(item):
         raw=item.get("raw"),
     )
     event.validate()
+    if any(t.value is None for t in event.traits):
+        event.traits = [t for t in event.traits if t.value is not None]
     for name, text in [("message_id", event.message_id),
                        ("event_type", event.event_type)] + [
                            ("trait name", t.name) for t in event.traits]:

@@ -69,8 +69,8 @@ def list_arguments(request):
         raise unknown_arguments(unknown)
     args = {
         "q": _query_string_filters(params),
-        "limit": _single(params, "limit"),
-        "marker": _single(params, "marker"),
+        "limit": single(params, "limit"),
+        "marker": single(params, "marker"),
         "sort": params.getall("sort"),
     }
     body = read_body(request)
@@ -81,7 +81,8 @@ def list_arguments(request):
     return args
 
 
-def _single(params, name):
+def single(params, name):
+    """The one value of query parameter ``name``, or None."""
     values = params.getall(name)
     if len(values) > 1:
         raise errors.BadRequest(f"{name} may be given only once.")
