@@ -9,7 +9,7 @@ import testtools
 
 from panko_like import bench, storage
 from tests.functional import apiserver, backends
-from tests.functional.test_commands import run
+from tests.functional.scripts import run
 
 
 class BenchScenarios:

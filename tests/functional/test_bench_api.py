@@ -12,7 +12,7 @@ import testtools
 
 from panko_like import bench, bench_api
 from tests.functional import backends
-from tests.functional.test_commands import run
+from tests.functional.scripts import run
 
 
 class BenchAPIScenarios:

@@ -160,7 +160,9 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
         self.assertEqual(["slow"], stored)
 
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
+README = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                      "README.rst")
+
 
 class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
     """keystone mode as a process: tokens are required before anything.

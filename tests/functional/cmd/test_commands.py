@@ -3,29 +3,12 @@
 import datetime
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 from panko_like import storage
 from panko_like.storage import models
 from tests.functional import backends, dataset
-
-BIN = os.path.dirname(sys.executable)
-
-
-def run(command, *args, check=True, timeout=120):
-    result = subprocess.run(
-        [os.path.join(BIN, command), *args],
-        capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{command} exited {result.returncode}:\n{result.stdout}\n"
-            f"{result.stderr}"
-        )
-    return result
+from tests.functional.scripts import run
 
 
 class CommandScenarios:

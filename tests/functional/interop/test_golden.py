@@ -13,7 +13,7 @@ import urllib.parse
 from panko_like import storage
 from tests.functional import backends, dataset
 from tests.functional.api_base import APITestCase
-from tests.functional.test_migrations import AdoptionScenarios
+from tests.functional.sql.test_migrations import AdoptionScenarios
 
 ADMIN_PROJECT = "6abff5d3570ca64200ae865757764b02"
 

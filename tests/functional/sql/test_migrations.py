@@ -13,7 +13,7 @@ from panko_like import storage
 from panko_like.storage import models
 from panko_like.storage.sqlalchemy import tables
 from tests.functional import backends, dataset
-from tests.functional.test_commands import run
+from tests.functional.scripts import run
 
 
 class MigrationScenarios:
@@ -105,7 +105,7 @@ class AdoptionScenarios:
         self.addCleanup(self.conn.close)
 
     def write_config(self):
-        path = os.path.join(os.path.dirname(__file__), "..", "..",
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "..",
                             ".stestr", f"adopt-{self.id()}.conf")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:

@@ -14,7 +14,7 @@ from panko_like import storage
 from panko_like.api import app
 from panko_like.storage import impl_log, models
 from tests.functional import backends
-from tests.functional.test_commands import run
+from tests.functional.scripts import run
 
 LOGGER = "panko_like.storage.impl_log"
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, 5)
