@@ -1,5 +1,6 @@
-"""The 200 events Panko wrote (../shared/data/panko) and a reference
-implementation of the query semantics to check answers against."""
+"""The 200 events Panko wrote (tests/data/panko, see its README.md) and a
+reference implementation of the query semantics to check answers
+against."""
 
 import copy
 import functools
@@ -10,11 +11,9 @@ import os
 from panko_like import storage
 from panko_like.storage import models
 
-SHARED = os.environ.get(
-    "PANKO_LIKE_SHARED_DIR",
-    os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"),
-)
-PANKO_DATA = os.path.join(SHARED, "data", "panko")
+#: Panko's databases, events and API answers, kept in the repository.
+PANKO_DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "data", "panko")
 
 
 def panko_path(*parts):

@@ -1,6 +1,6 @@
 """Panko's own API answers, replayed against adopted Panko databases.
 
-``../shared/data/panko/golden.json`` holds 89 requests and what Panko
+``tests/data/panko/golden.json`` holds 89 requests and what Panko
 answered on its database. After ``dbsync`` adopts a copy of that
 database, panko_like must give the same answers, except where Panko was
 wrong; those requests are listed in FIXED with what we answer instead.
