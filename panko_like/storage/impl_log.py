@@ -40,8 +40,10 @@ def describe(event: models.Event, with_raw: bool = False) -> str:
 class Connection(base.Connection):
     """Logs events instead of storing them."""
 
-    CAPABILITIES = {"events": {"query": {"simple": False}}}
-    STORAGE_CAPABILITIES = {"storage": {"production_ready": False}}
+    CAPABILITIES = {"events": {"query": {"simple": False}, "delete": False}}
+    STORAGE_CAPABILITIES = {
+        "storage": {"production_ready": False, "expiry": False}
+    }
 
     def upgrade(self):
         return "the log driver has no schema; nothing to do"

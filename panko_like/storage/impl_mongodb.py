@@ -264,8 +264,10 @@ def _checked_document(event, raw):
 class Connection(base.Connection):
     """Events as documents in a MongoDB database."""
 
-    CAPABILITIES = {"events": {"query": {"simple": True}}}
-    STORAGE_CAPABILITIES = {"storage": {"production_ready": True}}
+    CAPABILITIES = {"events": {"query": {"simple": True}, "delete": True}}
+    STORAGE_CAPABILITIES = {
+        "storage": {"production_ready": True, "expiry": True}
+    }
 
     def __init__(self, url, conf=None):
         super().__init__(url, conf)

@@ -16,8 +16,24 @@ PANKO_DATA = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "data", "panko")
 
 
+#: The /v2/capabilities keys panko_like declares that Panko never had.
+ADDED_CAPABILITIES = {
+    "api": ("events:delete",),
+    "event_storage": ("storage:expiry",),
+}
+
+
 def panko_path(*parts):
     return os.path.join(PANKO_DATA, *parts)
+
+
+def panko_capabilities(document):
+    """A /v2/capabilities answer without the keys Panko did not have."""
+    return {
+        section: {key: value for key, value in keys.items()
+                  if key not in ADDED_CAPABILITIES.get(section, ())}
+        for section, keys in document.items()
+    }
 
 
 @functools.cache
