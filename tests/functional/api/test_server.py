@@ -78,6 +78,7 @@ class ConfiguredServer(ServerChecks):
 
 
 
+@backends.requires("events:query:simple")
 class ServerScenarios(ConfiguredServer):
     """A configured server on each backend."""
 

@@ -11,6 +11,7 @@ from tests.functional import backends, dataset
 from tests.functional.scripts import run
 
 
+@backends.requires("events:query:simple")
 class CommandScenarios:
     auto_upgrade = False
 
@@ -37,6 +38,7 @@ class CommandScenarios:
             len(list(self.conn.get_events(storage.EventFilter()))),
         )
 
+    @backends.requires("storage:expiry")
     def test_expirer_in_batches(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -56,6 +58,7 @@ class CommandScenarios:
         self.assertEqual(["e7", "e8", "e9"], left)
         self.assertEqual(["new"], self.conn.get_event_types())
 
+    @backends.requires("storage:expiry")
     def test_expirer_default_batch(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         old = datetime.datetime(2000, 1, 1)
@@ -65,6 +68,7 @@ class CommandScenarios:
         result = run("panko-like-expirer", "--config-file", conf)
         self.assertIn("expired 5 events", result.stdout)
 
+    @backends.requires("storage:expiry")
     def test_expirer_with_ttl_off(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         self.conn.record_events(

@@ -114,5 +114,8 @@ class CeilometerScenarios:
 
 
 class CeilometerTest(CeilometerScenarios, backends.BackendTestCase):
+    """What is checked is the publisher's exchange with the API server,
+    the same on any backend: SQLite's is enough."""
+
     backend_name = "sqlite"
 
