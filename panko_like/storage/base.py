@@ -32,12 +32,16 @@ from panko_like.storage import EventFilter, Pagination, models
 
 LOG = log.getLogger(__name__)
 
+#: What a driver offers, false unless it declares it: events:query:simple
+#: is get_events, get_event_types, get_trait_types and get_traits;
+#: events:delete is delete_events.
 BASE_CAPABILITIES: dict[str, Any] = {
-    "events": {"query": {"simple": False}},
+    "events": {"query": {"simple": False}, "delete": False},
 }
 
+#: storage:expiry is clear_expired_data, what the expirer calls.
 BASE_STORAGE_CAPABILITIES: dict[str, Any] = {
-    "storage": {"production_ready": False},
+    "storage": {"production_ready": False, "expiry": False},
 }
 
 

@@ -40,11 +40,16 @@ def describe(event: models.Event, with_raw: bool = False) -> str:
 class Connection(base.Connection):
     """Logs events instead of storing them."""
 
-    CAPABILITIES = {"events": {"query": {"simple": False}}}
-    STORAGE_CAPABILITIES = {"storage": {"production_ready": False}}
+    CAPABILITIES = {"events": {"query": {"simple": False}, "delete": False}}
+    STORAGE_CAPABILITIES = {
+        "storage": {"production_ready": False, "expiry": False}
+    }
 
     def upgrade(self):
         return "the log driver has no schema; nothing to do"
+
+    def schema_version(self):
+        return None
 
     def clear(self):
         """Nothing is stored, so there is nothing to drop."""

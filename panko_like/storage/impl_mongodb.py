@@ -73,8 +73,10 @@ SERVER_SELECTION_TIMEOUT_MS = 5000
 class Connection(base.Connection):
     """Events as documents in a MongoDB database."""
 
-    CAPABILITIES = {"events": {"query": {"simple": True}}}
-    STORAGE_CAPABILITIES = {"storage": {"production_ready": True}}
+    CAPABILITIES = {"events": {"query": {"simple": True}, "delete": True}}
+    STORAGE_CAPABILITIES = {
+        "storage": {"production_ready": True, "expiry": True}
+    }
 
     def __init__(self, url, conf=None):
         super().__init__(url, conf)

@@ -37,8 +37,10 @@ from panko_like.storage.sqlalchemy import (
 class Connection(base.Connection):
     """Events in Panko's SQL tables."""
 
-    CAPABILITIES = {"events": {"query": {"simple": True}}}
-    STORAGE_CAPABILITIES = {"storage": {"production_ready": True}}
+    CAPABILITIES = {"events": {"query": {"simple": True}, "delete": True}}
+    STORAGE_CAPABILITIES = {
+        "storage": {"production_ready": True, "expiry": True}
+    }
 
     def __init__(self, url, conf=None):
         super().__init__(url, conf)

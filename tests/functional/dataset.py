@@ -1,5 +1,6 @@
-"""The 200 events Panko wrote (../shared/data/panko) and a reference
-implementation of the query semantics to check answers against."""
+"""The 200 events Panko wrote (tests/data/panko, see its README.md) and a
+reference implementation of the query semantics to check answers
+against."""
 
 import copy
 import functools
@@ -10,15 +11,29 @@ import os
 from panko_like import storage
 from panko_like.storage import models
 
-SHARED = os.environ.get(
-    "PANKO_LIKE_SHARED_DIR",
-    os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"),
-)
-PANKO_DATA = os.path.join(SHARED, "data", "panko")
+#: Panko's databases, events and API answers, kept in the repository.
+PANKO_DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "data", "panko")
+
+
+#: The /v2/capabilities keys panko_like declares that Panko never had.
+ADDED_CAPABILITIES = {
+    "api": ("events:delete",),
+    "event_storage": ("storage:expiry",),
+}
 
 
 def panko_path(*parts):
     return os.path.join(PANKO_DATA, *parts)
+
+
+def panko_capabilities(document):
+    """A /v2/capabilities answer without the keys Panko did not have."""
+    return {
+        section: {key: value for key, value in keys.items()
+                  if key not in ADDED_CAPABILITIES.get(section, ())}
+        for section, keys in document.items()
+    }
 
 
 @functools.cache

@@ -99,9 +99,12 @@ class TestErrorMiddleware(unittest.TestCase):
 
     def test_unexpected_error_is_500_without_details(self):
         app = self.app(_raising(KeyError("secret internals")))
-        error = app.get("/", status=500).json["error_message"]
+        # Logged whole for the operator (and kept off the test output).
+        with self.assertLogs("panko_like.api.errors", "ERROR") as logs:
+            error = app.get("/", status=500).json["error_message"]
         self.assertEqual("Server", error["faultcode"])
         self.assertNotIn("secret", error["faultstring"])
+        self.assertIn("KeyError: 'secret internals'", logs.output[0])
 
     def test_other_layers_errors_are_rewritten(self):
         @webob.dec.wsgify

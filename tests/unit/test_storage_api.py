@@ -66,9 +66,10 @@ class TestCapabilities(unittest.TestCase):
         from panko_like.storage import impl_sqlalchemy
 
         caps = base.flatten(impl_sqlalchemy.Connection.get_capabilities())
-        self.assertEqual({"events:query:simple": True}, caps)
         self.assertEqual(
-            {"storage:production_ready": True},
+            {"events:query:simple": True, "events:delete": True}, caps)
+        self.assertEqual(
+            {"storage:production_ready": True, "storage:expiry": True},
             base.flatten(
                 impl_sqlalchemy.Connection.get_storage_capabilities()),
         )

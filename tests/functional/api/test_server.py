@@ -78,6 +78,7 @@ class ConfiguredServer(ServerChecks):
 
 
 
+@backends.requires("events:query:simple")
 class ServerScenarios(ConfiguredServer):
     """A configured server on each backend."""
 
@@ -160,7 +161,9 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
         self.assertEqual(["slow"], stored)
 
 
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.rst")
+README = os.path.join(os.path.dirname(__file__), "..", "..", "..",
+                      "README.rst")
+
 
 class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
     """keystone mode as a process: tokens are required before anything.

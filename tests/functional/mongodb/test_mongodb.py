@@ -14,7 +14,7 @@ from panko_like import storage
 from panko_like.storage import impl_mongodb, models
 from panko_like.storage.mongodb import documents as mongo_documents
 from tests.functional import backends, dataset
-from tests.functional.test_commands import run
+from tests.functional.scripts import run
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, 123456)
 

@@ -20,6 +20,7 @@ from pankoclient import client as panko_client
 from pankoclient import exceptions as panko_exc
 
 from tests.functional import apiserver, backends, dataset
+from tests.functional.storage.test_capabilities import document
 
 
 @functools.cache
@@ -46,6 +47,7 @@ def unordered(items):
     )
 
 
+@backends.requires("events:query:simple")
 class PankoClientScenarios:
     def setUp(self):
         super().setUp()
@@ -155,9 +157,9 @@ class PankoClientScenarios:
                              unordered(v.to_dict() for v in values))
 
         capabilities = self.admin.capabilities.list().to_dict()
-        self.assertTrue(capabilities["api"]["events:query:simple"])
-        self.assertTrue(
-            capabilities["event_storage"]["storage:production_ready"])
+        self.assertEqual(golden("capabilities"),
+                         dataset.panko_capabilities(capabilities))
+        self.assertEqual(document(type(self.conn)), capabilities)
 
 
 globals().update(backends.make_test_cases(PankoClientScenarios))

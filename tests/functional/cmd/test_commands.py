@@ -3,31 +3,15 @@
 import datetime
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 from panko_like import storage
 from panko_like.storage import models
 from tests.functional import backends, dataset
-
-BIN = os.path.dirname(sys.executable)
-
-
-def run(command, *args, check=True, timeout=120):
-    result = subprocess.run(
-        [os.path.join(BIN, command), *args],
-        capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{command} exited {result.returncode}:\n{result.stdout}\n"
-            f"{result.stderr}"
-        )
-    return result
+from tests.functional.scripts import run
 
 
+@backends.requires("events:query:simple")
 class CommandScenarios:
     auto_upgrade = False
 
@@ -54,6 +38,7 @@ class CommandScenarios:
             len(list(self.conn.get_events(storage.EventFilter()))),
         )
 
+    @backends.requires("storage:expiry")
     def test_expirer_in_batches(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -73,6 +58,7 @@ class CommandScenarios:
         self.assertEqual(["e7", "e8", "e9"], left)
         self.assertEqual(["new"], self.conn.get_event_types())
 
+    @backends.requires("storage:expiry")
     def test_expirer_default_batch(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         old = datetime.datetime(2000, 1, 1)
@@ -82,6 +68,7 @@ class CommandScenarios:
         result = run("panko-like-expirer", "--config-file", conf)
         self.assertIn("expired 5 events", result.stdout)
 
+    @backends.requires("storage:expiry")
     def test_expirer_with_ttl_off(self):
         run("panko-like-dbsync", "--config-file", self.write_config())
         self.conn.record_events(

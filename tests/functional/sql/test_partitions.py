@@ -371,6 +371,7 @@ class UpgradeScenarios(DayPartitioned):
                          {"n": max(row[0] for row in rows)})
 
 
+# Only on PostgreSQL does the SQL driver partition its tables by day.
 globals().update(backends.make_test_cases(
     PartitionScenarios, names=("postgresql",)))
 globals().update(backends.make_test_cases(

@@ -31,6 +31,7 @@ def event(message_id, project, user, when):
                         {})
 
 
+@backends.requires("events:query:simple")
 class KeystoneScenarios:
     def setUp(self):
         super().setUp()

@@ -1,6 +1,6 @@
 """Panko's own API answers, replayed against adopted Panko databases.
 
-``../shared/data/panko/golden.json`` holds 89 requests and what Panko
+``tests/data/panko/golden.json`` holds 89 requests and what Panko
 answered on its database. After ``dbsync`` adopts a copy of that
 database, panko_like must give the same answers, except where Panko was
 wrong; those requests are listed in FIXED with what we answer instead.
@@ -13,7 +13,7 @@ import urllib.parse
 from panko_like import storage
 from tests.functional import backends, dataset
 from tests.functional.api_base import APITestCase
-from tests.functional.test_migrations import AdoptionScenarios
+from tests.functional.storage.test_capabilities import document
 
 ADMIN_PROJECT = "6abff5d3570ca64200ae865757764b02"
 
@@ -82,17 +82,22 @@ FIXED = {
 }
 
 
+@backends.requires("events:query:simple")
 class GoldenScenarios:
     auto_upgrade = False
 
     def load(self):
-        if self.backend_name in ("sqlite", "postgresql", "mysql"):
+        backend = backends.BACKENDS[self.backend_name]
+        if backend.panko_copy:
             # The database Panko wrote, adopted by dbsync.
-            AdoptionScenarios.load_panko_copy(self)
+            self.conn.close()
+            backend.load_panko_copy(self.url)
+            self.conn = storage.get_connection(self.url, self.conf)
+            self.addCleanup(self.conn.close)
             self.conn.upgrade()
         else:
-            # Panko's MongoDB data was never dumped: the same events,
-            # written through the driver.
+            # Panko's data was never dumped from this backend (MongoDB):
+            # the same events, written through the driver.
             self.conn.upgrade()
             self.assertEqual(
                 [], self.conn.record_events(dataset.panko_events()))
@@ -123,6 +128,8 @@ class GoldenScenarios:
             return self.check_error(response, *fixed)
         if fixed is not None:
             return self.check_reference(request, response, *fixed)
+        if request["path"] == "/v2/capabilities":
+            return self.check_capabilities(request, response)
         if request["status"] >= 400:
             return self.check_error(response, request["status"],
                                     _panko_message(request["body"]))
@@ -141,6 +148,17 @@ class GoldenScenarios:
             expect_errors=True)
         if again.status_int != 200 or again.json != response.json:
             return f"as a JSON body: {again.status} {again.text[:200]}"
+        return None
+
+    def check_capabilities(self, request, response):
+        """Panko's keys with Panko's values, and the keys panko_like
+        added with what the driver declares."""
+        if response.status_int != 200:
+            return f"status {response.status_int}"
+        if dataset.panko_capabilities(response.json) != request["body"]:
+            return f"Panko's keys differ: {response.json}"
+        if response.json != document(type(self.conn)):
+            return f"not what the driver declares: {response.json}"
         return None
 
     def check_error(self, response, status, message):
