@@ -286,7 +286,8 @@ def missing_package(scheme: str, exc: ImportError) -> UnknownDriver:
 def default_url(conf) -> str:
     """The embedded SQLite database in ``data_dir``."""
     path = os.path.abspath(os.path.expanduser(conf.data_dir))
-    os.makedirs(path, exist_ok=True)
+    # Events are the tenants' data: the directory is the service's own.
+    os.makedirs(path, mode=0o700, exist_ok=True)
     return "sqlite:///" + os.path.join(path, "panko_like.sqlite")
 
 

@@ -43,6 +43,9 @@ OPTS = [
 RETAINED_PARTITIONS = 60
 #: The automatic width when events are kept forever.
 FOREVER_WIDTH = 30
+#: Days after today that still get partitions of their own (clocks that
+#: run ahead); later events go to the catch-all partition.
+FUTURE_DAYS = 7
 
 #: Bits of a PostgreSQL event id below its day: the id is
 #: ``day << DAY_SHIFT`` plus a number from the event_id_seq sequence.
@@ -60,7 +63,8 @@ PARTITIONED = (
 _EPOCH = datetime.datetime(1970, 1, 1)
 _EPOCH_DATE = _EPOCH.date()
 _PARTITION_NAME = re.compile(
-    r"^(?:event|trait_text|trait_int|trait_float|trait_datetime)_p\d{8}$"
+    r"^(?:event|trait_text|trait_int|trait_float|trait_datetime)"
+    r"_(?:p\d{8}|default)$"
 )
 _BOUNDS = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
@@ -143,6 +147,19 @@ def partition_width(conf) -> int:
     return max(1, math.ceil(kept_days / RETAINED_PARTITIONS))
 
 
+def window(conf, width, today) -> tuple[int, int]:
+    """The days ``[first, end)`` that get partitions of their own: those
+    the expirer keeps (``event_time_to_live``; when events are kept
+    forever, RETAINED_PARTITIONS partitions' worth) and FUTURE_DAYS
+    after ``today``. Events of other days go to the catch-all DEFAULT
+    partition (revision 0008), so that their number, chosen by
+    clients, never multiplies the tables."""
+    ttl = conf.database.event_time_to_live if conf is not None else -1
+    kept = (math.ceil(ttl / 86400) if ttl > 0
+            else RETAINED_PARTITIONS * width)
+    return today - kept - width, today + FUTURE_DAYS + 1
+
+
 class DayPartitions:
     """The day partitions of a PostgreSQL database, made as writers need
     them.
@@ -156,10 +173,17 @@ class DayPartitions:
     #: pg_advisory_xact_lock key of the writers creating partitions.
     LOCK = 0x70616E6B6F  # "panko"
 
-    def __init__(self, engine, width):
+    def __init__(self, engine, width, conf=None):
         self.engine = engine
         self.width = width
+        self.conf = conf
         self._ranges = []  # [(first day, day after the last)], in order
+
+    def _in_window(self, days):
+        today = event_day(datetime.datetime.now(datetime.UTC).replace(
+            tzinfo=None))
+        first, end = window(self.conf, self.width, today)
+        return {day for day in days if first <= day < end}
 
     def forget(self):
         self._ranges = []
@@ -169,6 +193,11 @@ class DayPartitions:
         return index >= 0 and day < self._ranges[index][1]
 
     def ensure(self, days):
+        """Make the partitions of ``days`` that the window holds and no
+        partition covers yet; the others go to the catch-all."""
+        if all(self._covered(day) for day in days):
+            return
+        days = self._in_window(days)
         if all(self._covered(day) for day in days):
             return
         # A transaction of its own, committed before the batch's:
@@ -178,12 +207,22 @@ class DayPartitions:
                          {"key": self.LOCK})
             self._load(conn)
             for day in sorted(days):
-                if not self._covered(day):
-                    first, end = self._free_range(day)
-                    LOG.info("Creating the partitions of %d day(s) "
-                             "from %s", end - first, day_start(first).date())
-                    create_partitions(conn, first, end)
+                if self._covered(day):
+                    continue
+                first, end = self._free_range(day)
+                if _caught_all(conn, first, end):
+                    # Written before the window reached them: they stay
+                    # in the catch-all, and so do the others of those
+                    # days (a partition cannot take rows over).
+                    LOG.warning("Events of the days from %s are in the "
+                                "catch-all partition: no partition made",
+                                day_start(first).date())
                     bisect.insort(self._ranges, (first, end))
+                    continue
+                LOG.info("Creating the partitions of %d day(s) from %s",
+                         end - first, day_start(first).date())
+                create_partitions(conn, first, end)
+                bisect.insort(self._ranges, (first, end))
 
     def _load(self, conn):
         self._ranges = [(first, end)
@@ -241,6 +280,15 @@ class DayPartitions:
             count = _free_message_ids(conn, first_id(expired[-1][1]))
         LOG.info("Freed the message_ids of %d expired events", count)
         return count
+
+
+def _caught_all(conn, first, end):
+    """Whether the catch-all partition holds events of days [first,
+    end)."""
+    return conn.execute(sa.text(
+        "SELECT 1 FROM event_default WHERE id >= :low AND id < :high "
+        "LIMIT 1"), {"low": first_id(first), "high": first_id(end)},
+    ).first() is not None
 
 
 def _keeps_an_event(conn, partition, cutoff):

@@ -54,7 +54,7 @@ class Dialect(dialect.Dialect):
         # and another on ROLLBACK per read.
         self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.partitions = partitions.DayPartitions(
-            engine, partitions.partition_width(conf))
+            engine, partitions.partition_width(conf), conf)
 
     def clear(self, conn):
         conn.exec_driver_sql(

@@ -9,6 +9,7 @@
 
 import contextlib
 import datetime
+import os
 
 import sqlalchemy as sa
 from oslo_config import cfg
@@ -77,6 +78,21 @@ def on_connect(conf):
     return setup
 
 
+def _create_private(path):
+    """Create the database file readable by its owner only (SQLite gives
+    its write-ahead log and shared-memory files the same mode), unless
+    it exists or lives in memory."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        # A directory that does not exist (yet): SQLite reports it.
+        pass
+
+
 class Dialect(dialect.Dialect):
 
     @classmethod
@@ -87,6 +103,7 @@ class Dialect(dialect.Dialect):
 
     @classmethod
     def prepare_engine(cls, engine, conf):
+        _create_private(engine.url.database)
         sa.event.listen(engine, "connect", on_connect(conf))
 
     @contextlib.contextmanager

@@ -12,8 +12,12 @@ from panko_like.storage.sqlalchemy import migrations, partitions
 from tests.functional import backends
 
 Trait = models.Trait
-#: 2026-01-01 is day 20454 from 1970-01-01 (a multiple of 7).
-DAY0 = datetime.datetime(2026, 1, 1)
+#: A day two or three weeks ago whose number from 1970-01-01 is a
+#: multiple of 7: the days of these tests are inside the window of days
+#: that get partitions of their own (see partitions.window).
+_TODAY = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+DAY0 = datetime.datetime(1970, 1, 1) + datetime.timedelta(
+    days=((_TODAY - datetime.datetime(1970, 1, 1)).days - 14) // 7 * 7)
 
 
 def at(days, seconds=0):
@@ -266,8 +270,8 @@ class PartitionScenarios(DayPartitioned):
                 conn.clear()
                 conn.upgrade()
                 # Aligned on multiples of the width from 1970-01-01.
-                first = partitions.event_day(at(100)) // days * days
-                self.record_ok(conn, [ev(f"w{days}", at(100))])
+                first = partitions.event_day(at(3)) // days * days
+                self.record_ok(conn, [ev(f"w{days}", at(3))])
                 self.assertEqual([(first, first + days)], self.partitions())
 
     def test_concurrent_writers_share_new_days(self):
@@ -299,6 +303,58 @@ class PartitionScenarios(DayPartitioned):
             self.partitions())
         self.assertEqual(480, len(list(self.conn.get_events(
             storage.EventFilter()))))
+
+
+class CatchAllScenarios:
+    """Client-chosen times outside the window of days that get
+    partitions of their own go to the catch-all partition (revision
+    0008): their number cannot multiply the tables."""
+
+    conf_overrides = {("database", "event_time_to_live"): 30 * 86400}
+
+    def partition_names(self):
+        with self.conn.engine.connect() as conn:
+            return sorted(conn.scalars(sa.text(
+                "SELECT c.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'event'::regclass")))
+
+    def test_wild_dates_make_no_partitions_and_expire(self):
+        before = self.partition_names()
+        self.assertEqual(["event_default"], before)
+        start = datetime.datetime(1600, 1, 1)
+        wild = [ev(f"w{n}", start + datetime.timedelta(days=31 * n))
+                for n in range(1000)]
+        edges = [ev("first", datetime.datetime(1, 1, 1)),
+                 ev("last", datetime.datetime(9999, 12, 31, 23, 59, 59,
+                                              999999))]
+        self.assertEqual([], self.conn.record_events(wild + edges))
+        self.assertEqual(before, self.partition_names())
+        for message_id, generated in (("first", edges[0].generated),
+                                      ("last", edges[1].generated),
+                                      ("w500", wild[500].generated)):
+            (got,) = self.conn.get_events(
+                storage.EventFilter(message_id=message_id))
+            self.assertEqual(generated, got.generated)
+        (got,) = self.conn.get_events(storage.EventFilter(
+            start_timestamp=datetime.datetime(1, 1, 1),
+            end_timestamp=datetime.datetime(1, 1, 2)))
+        self.assertEqual("first", got.message_id)
+        # A day of the window gets its partition as before.
+        self.assertEqual([], self.conn.record_events(
+            [ev("today", _TODAY)]))
+        self.assertEqual(2, len(self.partition_names()))
+        # Expired row by row from the catch-all: everything but the
+        # future ones and today's.
+        deleted = 0
+        while count := self.conn.clear_expired_data(30 * 86400, 400):
+            deleted += count
+        left = {e.message_id for e in self.conn.get_events(
+            storage.EventFilter())}
+        future = {e.message_id for e in wild
+                  if e.generated > _TODAY}
+        self.assertEqual(future | {"last", "today"}, left)
+        self.assertEqual(1001 - len(future), deleted)
 
 
 class UpgradeScenarios(DayPartitioned):
@@ -376,3 +432,5 @@ globals().update(backends.make_test_cases(
     PartitionScenarios, names=("postgresql",)))
 globals().update(backends.make_test_cases(
     UpgradeScenarios, names=("postgresql",)))
+globals().update(backends.make_test_cases(
+    CatchAllScenarios, names=("postgresql",)))

@@ -59,6 +59,17 @@ class StorageScenarios:
     def record_ok(self, events):
         self.assertEqual([], self.conn.record_events(events))
 
+    def test_any_valid_time_stores_and_reads_back(self):
+        times = [datetime.datetime(1, 1, 1),
+                 datetime.datetime(1600, 2, 29, 12, 0, 0, 1),
+                 datetime.datetime(9999, 12, 31, 23, 59, 59, 999999)]
+        self.record_ok([ev(f"t{n}", generated=at)
+                        for n, at in enumerate(times)])
+        for n, at in enumerate(times):
+            (got,) = self.conn.get_events(storage.EventFilter(
+                start_timestamp=at, end_timestamp=at))
+            self.assertEqual((f"t{n}", at), (got.message_id, got.generated))
+
     def test_upgrade_is_idempotent(self):
         self.conn.upgrade()
         self.record_ok([ev("a")])
