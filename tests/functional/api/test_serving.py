@@ -259,7 +259,7 @@ class TestRequestLog(ServingCase):
         for line in anonymous:
             self.assertNotIn("earlier", line)
             # Its own request id, not "-".
-            self.assertRegex(line, r"\[req-[0-9a-f-]+ ")
+            self.assertRegex(line, r" req-[0-9a-f-]+ - - ")
 
 
 class TestStalledStorage(ServingCase):
