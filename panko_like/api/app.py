@@ -1,19 +1,22 @@
 """The WSGI application: pecan app and its middleware pipeline.
 
 Outermost first: CORS (``[cors]``), http_proxy_to_wsgi
-(``[oslo_middleware] enable_proxy_headers_parsing``), request id, then
-by path: ``/`` the versions document, ``/healthcheck`` oslo.middleware's
-healthcheck (storage check + disable-by-file), anything else the
-authenticated v2 API.
+(``[oslo_middleware] enable_proxy_headers_parsing``), request id, the
+request's log line, then by path: ``/`` the versions document,
+``/healthcheck`` oslo.middleware's healthcheck (storage check +
+disable-by-file), anything else the authenticated v2 API.
 """
 
 import functools
 import inspect
+import time
 
 import pecan
 import pecan.core
 import pecan.routing
 import pecan.util
+from oslo_context import context
+from oslo_log import log
 from oslo_middleware import base as oslo_middleware_base
 from oslo_middleware import cors, http_proxy_to_wsgi, request_id
 from oslo_middleware.healthcheck import Healthcheck
@@ -22,6 +25,8 @@ from oslo_policy import _checks as policy_checks
 
 from panko_like.api import auth, errors, healthcheck, hooks, policies
 from panko_like.api.controllers import root
+
+LOG = log.getLogger(__name__)
 
 CORS_DEFAULTS = {
     "allow_headers": [
@@ -65,7 +70,7 @@ def setup_app(conf):
         health=_healthcheck(conf, holder),
         api=api,
     )
-    app = request_id.RequestId(app)
+    app = request_id.RequestId(_RequestLog(app))
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     _set_defaults(conf, "cors", cors.CORS_OPTS, CORS_DEFAULTS)
     app = cors.CORS(app, conf)
@@ -146,3 +151,74 @@ class _Dispatcher:
         if path == "/healthcheck":
             return self.health(environ, start_response)
         return self.api(environ, start_response)
+
+
+class _RequestLog:
+    """One log line per request, in the request's own context.
+
+    oslo.log takes a line's context from oslo.context's thread-local
+    store, where the v2 API's authorization leaves the caller's
+    RequestContext. A thread serves request after request, so each one
+    starts with a context of its own (its request id, no identity): the
+    line of an anonymous request never names an earlier caller.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        context.RequestContext(
+            request_id=environ.get(request_id.ENV_REQUEST_ID),
+            overwrite=True,
+        )
+        line = _LogLine(environ)
+
+        def recording_start_response(status, headers, exc_info=None):
+            line.status = status.split(" ", 1)[0]
+            line.length = next((value for name, value in headers
+                                if name.lower() == "content-length"), "-")
+            return start_response(status, headers, exc_info)
+
+        try:
+            return _Closing(self.app(environ, recording_start_response),
+                            line)
+        except Exception:
+            line.log()
+            raise
+
+
+class _LogLine:
+    def __init__(self, environ):
+        self.started = time.monotonic()
+        query = environ.get("QUERY_STRING")
+        self.request = " ".join([
+            environ.get("REQUEST_METHOD", "-"),
+            environ.get("PATH_INFO", "") + (f"?{query}" if query else ""),
+        ])
+        self.client = environ.get("REMOTE_ADDR", "-")
+        self.status = "-"
+        self.length = "-"
+
+    def log(self):
+        LOG.info('%s "%s" status: %s len: %s time: %.4f', self.client,
+                 self.request, self.status, self.length,
+                 time.monotonic() - self.started)
+
+
+class _Closing:
+    """An app's answer, logged once sent (or abandoned)."""
+
+    def __init__(self, result, line):
+        self.result = result
+        self.line = line
+
+    def __iter__(self):
+        return iter(self.result)
+
+    def close(self):
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.line.log()

@@ -3,7 +3,9 @@
 Controllers raise :class:`APIError` subclasses; anything else that
 escapes becomes a 500 (or 501 for a driver's NotImplementedError). Error
 responses made by other layers (pecan's 404/405, keystonemiddleware's
-401) are rewritten into the same shape, so a client sees one format:
+401) are rewritten into the same shape, and the HTTP server's own (an
+unparsable request, a worker timeout) are built by :func:`error_json`,
+so a client sees one format:
 ``{"error_message": {"faultcode", "faultstring", "debuginfo"}}``.
 """
 
@@ -71,7 +73,8 @@ def invalid_input(field, value, why):
     )
 
 
-def error_response(status, message, faultcode=None, extra=None):
+def error_document(status, message, faultcode=None, extra=None):
+    """The error body, as a dict."""
     body = {
         "error_message": {
             "faultcode": faultcode or ("Client" if status < 500
@@ -81,9 +84,19 @@ def error_response(status, message, faultcode=None, extra=None):
         }
     }
     body.update(extra or {})
+    return body
+
+
+def error_json(status, message, faultcode=None):
+    """The error body as UTF-8 JSON, for the HTTP server's own answers
+    (see panko_like.api.worker)."""
+    return json.dumps(error_document(status, message, faultcode)).encode()
+
+
+def error_response(status, message, faultcode=None, extra=None):
     return webob.Response(
         status=status,
-        json_body=body,
+        json_body=error_document(status, message, faultcode, extra),
         content_type="application/json",
         charset="UTF-8",
     )

@@ -3,9 +3,11 @@
 gunicorn is used as a library: its arbiter pre-forks ``[api] workers``
 processes that each build their own application (and so their own
 storage connection pool, which must never cross a fork), restarts a
-worker that dies, and on SIGTERM stops accepting connections, lets the
-requests in flight finish within ``[api] graceful_shutdown_timeout``
-seconds and exits 0.
+worker that dies or hangs, and on SIGTERM stops accepting connections,
+lets the requests in flight finish within ``[api]
+graceful_shutdown_timeout`` seconds and exits 0. Each worker serves HTTP
+with waitress (:mod:`panko_like.api.worker`): requests are read by an
+event loop and run by threads, so slow clients hold no thread.
 """
 
 import logging
@@ -37,10 +39,10 @@ OPTS = [
         sample_default="<number of CPUs, at most 4>",
         min=1,
         max=256,
-        help="Number of API worker processes. Each serves one request at "
-        "a time with its own storage connection pool, so the database "
-        "sees up to workers * (max_pool_size + max_overflow) "
-        "connections.",
+        help="Number of API worker processes. Each runs up to [api] "
+        "threads requests at a time with its own storage connection "
+        "pool, so the database sees up to workers * (max_pool_size + "
+        "max_overflow) connections.",
     ),
     cfg.IntOpt(
         "graceful_shutdown_timeout",
@@ -56,7 +58,9 @@ OPTS = [
         min=0,
         max=86400,
         help="Seconds a worker may spend on one request before it is "
-        "killed and replaced; 0 disables the limit.",
+        "killed and replaced (with the other requests it is running, "
+        "which are answered 503 if their answer has not begun); 0 "
+        "disables the limit.",
     ),
 ]
 
@@ -94,6 +98,7 @@ class Server(gunicorn_base.BaseApplication):
             "graceful_timeout": api.graceful_shutdown_timeout,
             "timeout": api.worker_timeout,
             "proc_name": "panko-like-api",
+            "worker_class": "panko_like.api.worker.Worker",
             "logger_class": OsloLogger,
         }
         if "control_socket_disable" in self.cfg.settings:
