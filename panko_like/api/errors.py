@@ -201,11 +201,13 @@ def _message_of(response):
 
 
 def _check_url(environ):
+    # WSGI gives both as bytes decoded as latin-1: the raw bytes are
+    # checked as well as the %-escaped ones.
     try:
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
-        query = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""),
-                                       keep_blank_values=True,
-                                       errors="strict")
+        query = urllib.parse.parse_qsl(
+            environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8"),
+            keep_blank_values=True, errors="strict")
     except UnicodeError:
         raise BadRequest("The request URL is not valid UTF-8.")
     if "\x00" in path or any("\x00" in k + v for k, v in query):

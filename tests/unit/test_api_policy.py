@@ -127,6 +127,28 @@ class TestErrorMiddleware(unittest.TestCase):
         self.assertEqual("Keystone uri='x'",
                          response.headers["WWW-Authenticate"])
 
+    def test_raw_bytes_of_the_query_string_are_checked(self):
+        """Not only %-escapes: WSGI hands the query string's raw bytes
+        over decoded as latin-1, and those must be UTF-8 as well."""
+        seen = []
+
+        def inner(environ, start_response):
+            seen.append(environ["QUERY_STRING"])
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+
+        app = self.app(inner)
+        for raw, status in ((b"q.value=\x80", 400), (b"a&\xff\xfe", 400),
+                            (b"q.value=\xc3\xa9", 200)):
+            request = webob.Request.blank("/v2/events")
+            request.environ["QUERY_STRING"] = raw.decode("latin-1")
+            response = app.do_request(request, status=status)
+            if status == 400:
+                self.assertEqual(
+                    "The request URL is not valid UTF-8.",
+                    response.json["error_message"]["faultstring"])
+        self.assertEqual(["q.value=\xc3\xa9"], seen)
+
     def test_body_limit_without_content_length(self):
         conf = service.prepare_service([])
         conf.set_override("max_request_body_size", 1024, group="api")
