@@ -8,10 +8,9 @@ read back by message_id, then deleted. SQLite runs the most examples;
 the servers, each a round trip per query, a few.
 """
 
-import datetime
 import json
 
-from hypothesis import assume, given
+from hypothesis import given
 
 from panko_like import storage
 from tests import strategies
@@ -21,14 +20,6 @@ from tests.unit import test_codec_properties
 #: Examples per backend: SQLite always runs, and is the quickest.
 EXAMPLES = {"sqlite": 60}
 FEW = 12
-
-#: Known failures kept out of the suite until fixed: the earliest time
-#: each backend stores. PostgreSQL's partitions of 30 days are aligned
-#: on 1970-01-01, and the one holding 0001-01-01 and 0001-01-02 would
-#: start before year 1: record_events raises OverflowError (a 500 at
-#: the API).
-EARLIEST = {"postgresql": datetime.datetime(1, 1, 3)}
-
 
 @backends.requires("events:query:simple", "events:delete")
 class RoundTripScenarios:
@@ -56,8 +47,6 @@ class RoundTripScenarios:
         @strategies.examples(count, deadline=None)
         @given(strategies.events())
         def check(event):
-            assume(event.generated >= EARLIEST.get(
-                self.backend_name, datetime.datetime.min))
             self.round_trip(event)
 
         check()
