@@ -6,7 +6,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import unittest
 
 from panko_like import storage
@@ -173,9 +172,14 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
             # Half a request: the worker has accepted it and waits for
             # the rest of the body when the SIGTERM comes.
             sock.sendall(head + body[:10])
-            time.sleep(1)
+            server.wait_until(lambda: server.accepted(sock),
+                              "no worker accepted the connection")
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(1)
+            server.wait_until(
+                lambda: "Handling signal: term" in server.logs(),
+                "the arbiter did not handle the SIGTERM")
+            # The arbiter is stopping; it waits for the worker, which
+            # waits for the rest of the body.
             self.assertIsNone(server.process.poll(), server.logs())
             sock.sendall(body[10:])
             answer = sock.makefile("rb").readline()
