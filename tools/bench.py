@@ -24,7 +24,7 @@ import sys
 import time
 
 from panko_like import storage
-from tools.benchlib import cli, floor, scratch
+from tools.benchlib import cli, collector, floor, scratch
 from tools.benchlib.cli import say
 from tools.benchlib.queries import peak_rss_mb, run_queries
 from tools.benchlib.workload import Expected, Workload, expire_older_half
@@ -76,12 +76,15 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def load_ours(conn, workload, expected, args, on_checkpoint):
+def load_ours(conn, workload, expected, args, on_checkpoint, passes):
+    """Load the workload; ``passes`` counts the collector's passes
+    during the record_events calls."""
     elapsed, loaded = 0.0, 0
     checkpoints = sorted(set(args.checkpoint))
     for batch in workload.events(args.events, args.batch_size):
         start = time.perf_counter()
-        rejected = conn.record_events(batch)
+        with passes:
+            rejected = conn.record_events(batch)
         elapsed += time.perf_counter() - start
         if rejected:
             raise SystemExit(f"events refused: {rejected[:3]}")
@@ -112,6 +115,11 @@ def report(paths):
         ("floor, events/s",
          lambda p, r: f"{r['floor']['events_per_s']:,}"
          if r.get("floor") else ""),
+        ("collector passes a batch",
+         lambda p, r: "{:.2f}".format(
+             r["ingest"]["collector"]["passes"]
+             / -(-r["events"] // r["batch_size"]))
+         if r and "collector" in r.get("ingest", {}) else ""),
         ("ours / floor",
          lambda p, r: f"{r['ingest']['ratio_to_floor']:.0%}"
          if r.get("floor") else ""),
@@ -223,11 +231,17 @@ def _run(args, workload, expected, place, result):
 
     say(f"loading {args.events} events into {place.backend}, batches "
         f"of {args.batch_size}")
-    elapsed = load_ours(conn, workload, expected, args, checkpoint)
+    passes = collector.Passes()
+    elapsed = load_ours(conn, workload, expected, args, checkpoint, passes)
     rate = args.events / elapsed
     result["ingest"] = {"events_per_s": round(rate),
-                        "seconds": round(elapsed, 2)}
+                        "seconds": round(elapsed, 2),
+                        "collector": passes.figure()}
     say(f"ingestion: {rate:,.0f} events/s ({elapsed:.1f} s)")
+    batches = -(-args.events // args.batch_size)
+    say(f"collector passes during record_events: {passes.total} "
+        f"({passes.total / batches:.2f} a batch; by generation "
+        f"{passes.by_generation})")
     stored = scratch.count_events(url)
     if stored != expected.count:
         failures.append(f"stored {stored} events, expected "

@@ -3,13 +3,22 @@
 import sys
 
 from oslo_config import cfg
+from oslo_log import log
 
-from panko_like import opts, service
+from panko_like import config_check, opts, service
 from panko_like import storage as storage_api  # cmd.storage shadows it
+
+LOG = log.getLogger(__name__)
 
 
 def prepare(argv, **kwargs) -> cfg.ConfigOpts:
-    """prepare_service(), with bad configuration a one-line exit."""
+    """prepare_service(), with bad configuration a one-line exit.
+
+    With a configuration file, ``[database] connection`` must be set,
+    and a section or an option the service does not read is reported:
+    an error if it may have been meant for the storage URL, else a
+    warning.
+    """
     try:
         conf = service.prepare_service(argv, **kwargs)
         # Parse every option now, so a bad value is reported at start
@@ -20,6 +29,11 @@ def prepare(argv, **kwargs) -> cfg.ConfigOpts:
                 getattr(section, opt.dest)
     except (cfg.Error, ValueError) as exc:
         sys.exit(f"configuration error: {exc}")
+    findings = config_check.check(conf)
+    if findings.errors:
+        sys.exit(f"configuration error: {'; '.join(findings.errors)}")
+    for warning in findings.warnings:
+        LOG.warning("Configuration: %s", warning)
     return conf
 
 

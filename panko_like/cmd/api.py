@@ -7,7 +7,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log
 
-from panko_like import cmd
+from panko_like import cmd, config_check
 from panko_like.api import app, server
 
 LOG = log.getLogger(__name__)
@@ -141,7 +141,7 @@ def main(argv=None):
         description=HELP,
     )
     _apply_command_line(conf)
-    if not conf.config_file and not conf.config_dir:
+    if not config_check.has_config_file(conf):
         _local_defaults(conf)
     _check_storage(conf)
     application = _build_app(conf)

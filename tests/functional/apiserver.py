@@ -36,6 +36,20 @@ def write_config(directory, sections) -> str:
     return path
 
 
+def _server_inode(port, client_port) -> int:
+    """The inode of the server's end of the loopback TCP connection
+    from ``client_port`` to ``port`` (0 while not accepted)."""
+    with open("/proc/net/tcp") as f:
+        next(f)  # the header
+        for line in f:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if (int(local.split(":")[1], 16) == port
+                    and int(remote.split(":")[1], 16) == client_port):
+                return int(inode)
+    return 0
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -144,6 +158,37 @@ class APIServer:
             if ppid == self.process.pid:
                 children.append(int(entry))
         return children
+
+    def wait_until(self, condition, what, timeout=60):
+        """Poll ``condition()`` until true, failing after ``timeout``
+        seconds (or once the process has exited) with ``what``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"{what}:\n{self.logs()}")
+            time.sleep(0.05)
+
+    def accepted(self, sock) -> bool:
+        """Whether a worker has accepted the connection of the client
+        socket ``sock`` (not merely the kernel, in the listen backlog).
+
+        The server's end of a connection still in the backlog has no
+        file yet (inode 0 in /proc/net/tcp); once accepted, it is one
+        of the worker's file descriptors.
+        """
+        inode = _server_inode(self.port, sock.getsockname()[1])
+        if not inode:
+            return False
+        target = f"socket:[{inode}]"
+        for pid in self.workers():
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+                if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target
+                       for fd in fds):
+                    return True
+            except OSError:
+                continue  # the worker is gone, or the fd closed
+        return False
 
     def request(self, method, path, body=None, headers=None, timeout=60):
         data = None

@@ -202,7 +202,13 @@ class TestScanSkipped(testtools.TestCase):
         self.assertNotIn("i_state_values", figures["queries"])
         self.assertNotIn("floor", figures)
         self.assertIn("h_first_page", figures["queries"])
+        # A figure, never a bound: it depends on the interpreter.
+        passes = figures["ingest"]["collector"]
+        self.assertEqual(passes["passes"], sum(passes["by_generation"]))
+        self.assertIn("collector passes during record_events: ",
+                      result.stdout)
         table = run_tool("tools.bench", "--report", out).stdout
+        self.assertIn("collector passes a batch", table)
         self.assertIn("(h) p50 / p95 ms", table)
         self.assertIn("ingestion, events/s", table)
         self.assertIn("expiry of half: s (events/s)", table)

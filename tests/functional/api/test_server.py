@@ -6,11 +6,11 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import unittest
 
 from panko_like import storage
 from tests.functional import apiserver, backends
+from tests.functional.scripts import NO_SYSTEM_CONFIG
 
 
 def api_event(message_id, event_type="compute.instance.create.end",
@@ -127,6 +127,31 @@ class TestServerLog(ConfiguredServer, backends.BackendTestCase):
         self.assertNotIn("Listening at", server.logs())
 
 
+class TestConfigurationWarnings(ConfiguredServer, backends.BackendTestCase):
+    """Options the service does not read are named in its log; those
+    of the libraries it uses are not (some register them late)."""
+
+    def test_unknown_options_are_named(self):
+        home, path = self.config({
+            "DEFAULT": {"debug": "false", "transport_url": "rabbit://h/"},
+            "oslo_policy": {"enforce_new_defaults": "true"},
+            "keystone_authtoken": {"auth_type": "password",
+                                   "username": "panko",
+                                   "memcached_servers": "m:11211"},
+            "cors": {"allowed_origin": "https://dashboard.example.org"},
+            "healthcheck": {"detailed": "false"},
+            "oslo_middleware": {"enable_proxy_headers_parsing": "true"},
+        }, workers=1, wrokers=2)
+        server = self.start("--config-file", path, home=home)
+        self.assert_graceful_exit(server)
+        warnings = [line for line in server.logs().splitlines()
+                    if " WARNING panko_like.cmd " in line]
+        self.assertEqual(2, len(warnings), server.logs())
+        self.assertIn("[api] wrokers in", warnings[0])
+        self.assertIn("did you mean workers?", warnings[0])
+        self.assertIn("[DEFAULT] transport_url in", warnings[1])
+
+
 class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
     """SIGTERM lets the request in flight finish (SQLite suffices)."""
 
@@ -147,9 +172,14 @@ class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
             # Half a request: the worker has accepted it and waits for
             # the rest of the body when the SIGTERM comes.
             sock.sendall(head + body[:10])
-            time.sleep(1)
+            server.wait_until(lambda: server.accepted(sock),
+                              "no worker accepted the connection")
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(1)
+            server.wait_until(
+                lambda: "Handling signal: term" in server.logs(),
+                "the arbiter did not handle the SIGTERM")
+            # The arbiter is stopping; it waits for the worker, which
+            # waits for the rest of the body.
             self.assertIsNone(server.process.poll(), server.logs())
             sock.sendall(body[10:])
             answer = sock.makefile("rb").readline()
@@ -195,14 +225,6 @@ class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
                              answer.json()["error_message"]["faultcode"])
         self.assertEqual(200, server.request("GET", "/").status)
         self.assert_graceful_exit(server)
-
-
-NO_SYSTEM_CONFIG = not any(
-    os.path.exists(path) for path in (
-        "/etc/panko_like/panko_like.conf", "/etc/panko_like.conf",
-        "/etc/panko_like/panko-like-api.conf", "/etc/panko-like-api.conf",
-    )
-)
 
 
 def readme_example():
@@ -297,16 +319,32 @@ class TestServerErrors(unittest.TestCase):
 
     def test_keystone_mode_without_credentials(self):
         # auth_mode defaults to keystone once there is a config file.
-        result = self.run_api(config={"database": {}})
+        database = {"connection": "sqlite://"}
+        result = self.run_api(config={"database": database})
         self.assert_clear_error(result, "configuration error",
                                 "[keystone_authtoken] has no auth_type")
-        result = self.run_api(config={"keystone_authtoken": {
+        result = self.run_api(config={"database": database,
+                                      "keystone_authtoken": {
             "auth_type": "password", "auth_url": "http://127.0.0.1:9/v3",
             "username": "panko", "password": "secret",
             "project_name": "service"}})
         self.assert_clear_error(
             result, "configuration error",
             "[keystone_authtoken] has no www_authenticate_uri")
+
+    def test_configuration_file_without_connection(self):
+        """Never the embedded database once there is a file."""
+        for config, fragment in (
+                ({"api": {"auth_mode": "noauth"}}, "is not set in"),
+                ({"database": {"conection": "sqlite://"}},
+                 "did you mean connection?"),
+                ({"databse": {"connection": "sqlite://"}},
+                 "[databse] in")):
+            with self.subTest(config=config):
+                result = self.run_api(config=config)
+                self.assert_clear_error(
+                    result, "configuration error",
+                    "[database] connection", fragment)
 
     def test_unreachable_database(self):
         result = self.run_api(config={"database": {

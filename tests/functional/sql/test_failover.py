@@ -144,7 +144,10 @@ class TestFailover(unittest.TestCase):
         return conn
 
     def wait_replicated(self, count):
-        for _ in range(100):
+        # However loaded the machine: a generous limit, not a number of
+        # tries (each psql call may itself take a while).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             try:
                 replicated = self.standby.psql(
                     "SELECT count(*) FROM event", "events").strip()
