@@ -372,6 +372,9 @@ def parse_args(argv):
                         "20,000)")
     parser.add_argument("-b", "--batch-size", type=cli.positive,
                         default=1000, help="events per POST (default 1000)")
+    parser.add_argument("--threads", type=cli.positive, default=None,
+                        help="request threads per API worker ([api] "
+                        "threads; default: the service's)")
     parser.add_argument("--workers", type=cli.positive, default=2,
                         help="API worker processes (default 2)")
     parser.add_argument("--clients", type=cli.positive, default=4,
@@ -432,7 +435,7 @@ def _run(args, workload, expected, place, directory, result):
     conn.close()
     max_limit = max(args.stream_events, PAGE)
     failures = []
-    server = Server(url, args.workers, max_limit, directory)
+    server = Server(url, args.workers, max_limit, directory, args.threads)
     server.start()
     try:
         say(f"panko-like-api on port {server.port}, {args.workers} "
@@ -447,7 +450,7 @@ def _run(args, workload, expected, place, directory, result):
     finally:
         server.stop()
     # A fresh server: the workers' high-water mark is the stream's own.
-    server = Server(url, args.workers, max_limit, directory)
+    server = Server(url, args.workers, max_limit, directory, args.threads)
     server.start()
     try:
         result["stream"], failed = stream(server, expected, args)

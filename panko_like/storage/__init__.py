@@ -27,7 +27,9 @@ OPTS = [
         help="Storage URL: an SQLAlchemy URL (sqlite:///path, "
         "postgresql+psycopg://user:pw@host/db, "
         "mysql+pymysql://user:pw@host/db?charset=utf8mb4), a mongodb:// "
-        "URI or log://. When unset, an SQLite database in data_dir.",
+        "URI or log://. Required in a configuration file; only with no "
+        "configuration file at all is the embedded SQLite database in "
+        "data_dir used.",
     ),
     cfg.IntOpt(
         "max_retries",
@@ -72,8 +74,8 @@ DEFAULT_OPTS = [
     cfg.StrOpt(
         "data_dir",
         default=os.path.join("~", ".local", "share", "panko_like"),
-        help="Directory of the embedded SQLite database used when "
-        "[database] connection is unset.",
+        help="Directory of the embedded SQLite database, used when the "
+        "service runs with no configuration file at all.",
     ),
 ]
 

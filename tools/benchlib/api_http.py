@@ -30,7 +30,7 @@ def _api_command():
 class Server:
     """``panko-like-api`` in a subprocess, with its own config file."""
 
-    def __init__(self, url, workers, max_limit, directory):
+    def __init__(self, url, workers, max_limit, directory, threads=None):
         self.port = _free_port()
         self.directory = directory
         self.config = os.path.join(directory, "panko_like.conf")
@@ -41,7 +41,8 @@ class Server:
                     f"max_limit = {max_limit}\n"
                     # A sync worker is killed when one request outlasts
                     # this, and a long stream on a busy machine may.
-                    "worker_timeout = 1800\n")
+                    "worker_timeout = 1800\n"
+                    + (f"threads = {threads}\n" if threads else ""))
         self.process = None
 
     def start(self, timeout=60):
