@@ -13,7 +13,7 @@ import sys
 import time
 
 from tools.benchlib.queries import percentile
-from tools.benchlib.scratch import PARTITION_DAYS
+from tools.benchlib.scratch import PARTITION_DAYS, time_to_live
 
 #: Cap on the requests of one client in one timed phase.
 MAX_REQUESTS = 1_000_000
@@ -37,6 +37,7 @@ class Server:
         with open(self.config, "w") as f:
             f.write(f"[database]\nconnection = {url}\n"
                     f"partition_days = {PARTITION_DAYS}\n"
+                    f"event_time_to_live = {time_to_live()}\n"
                     f"[api]\nauth_mode = noauth\nworkers = {workers}\n"
                     f"max_limit = {max_limit}\n"
                     # A sync worker is killed when one request outlasts

@@ -16,6 +16,7 @@ databases can be adopted.
 """
 
 import contextlib
+import datetime
 import os
 import sqlite3
 import time
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 
 from panko_like import storage
 from tests.functional import backends
+from tools.benchlib.workload import BASE
 
 try:
     import pymongo
@@ -45,10 +47,21 @@ SERVER_SETTINGS = {
 PARTITION_DAYS = 1
 
 
+def time_to_live():
+    """Seconds of ``event_time_to_live`` that keep every day of the
+    workload (which starts on workload.BASE) inside the window of days
+    that get partitions of their own (see the driver's partitions
+    module): the events are stored as in a deployment whose events are
+    that old at most."""
+    age = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - BASE
+    return int(age.total_seconds()) + 31 * 86400
+
+
 def bench_conf(url):
     """The configuration the tools run the driver with."""
-    return backends.make_conf(
-        url, {("database", "partition_days"): PARTITION_DAYS})
+    return backends.make_conf(url, {
+        ("database", "partition_days"): PARTITION_DAYS,
+        ("database", "event_time_to_live"): time_to_live()})
 
 
 def sql_url(text):

@@ -217,10 +217,11 @@ class Dialect(dialect.Dialect):
         return sa.cast(sa.null(), type_)
 
     def trait_types(self, conn, event_type):
-        """The probes look in one partition at a time, the newest first,
-        until every row is found or none is left: planning a probe over
-        every partition of two tables costs more than running it, and
-        the newest day nearly always has them all."""
+        """The probes look in one day partition at a time, the newest
+        first, until every row is found: planning a probe over every
+        partition of two tables costs more than running it, and the
+        newest day nearly always has them all. What no day partition
+        has is looked for in the catch-all partition last."""
         found = set()
         for first, end, _ in reversed(partitions.partition_days(conn)):
             rows = conn.execute(queries.trait_types_query(
@@ -230,8 +231,10 @@ class Dialect(dialect.Dialect):
             summary = {(name, dtype) for name, dtype, _ in rows}
             found.update(queries.found_trait_types(rows))
             if len(found) == len(summary):
-                break
-        return sorted(found)
+                return sorted(found)
+        rows = conn.execute(queries.trait_types_query(
+            event_type, suffix="_default")).all()
+        return sorted(found | set(queries.found_trait_types(rows)))
 
     # Expiry
 

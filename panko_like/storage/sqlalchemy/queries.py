@@ -234,18 +234,21 @@ def lookup_query(message_is, text_filters, listed):
     return sa.select(*EVENT_COLUMNS).where(*conditions)
 
 
-def trait_types_query(event_type, ids=None):
+def trait_types_query(event_type, ids=None, suffix=None):
     """Each (name, dtype) of event_type_trait for ``event_type``, with an
     event_id of that type having it, or NULL. ``ids``: the lowest and
-    highest event id to look among."""
+    highest event id to look among; ``suffix``: look in the partitions
+    of that suffix only (``_default``, PostgreSQL's catch-all)."""
     summary = t.event_type_trait
+    event = t.event if suffix is None else _partition(t.event, suffix)
     parts = []
-    for table, dtype in t.TABLE_DTYPES:
+    for whole, dtype in t.TABLE_DTYPES:
+        table = whole if suffix is None else _partition(whole, suffix)
         probe = (
             sa.select(table.c.event_id)
-            .join(t.event, t.event.c.id == table.c.event_id)
+            .join(event, event.c.id == table.c.event_id)
             .where(
-                t.event.c.event_type_id == summary.c.event_type_id,
+                event.c.event_type_id == summary.c.event_type_id,
                 table.c.key == summary.c.key,
             )
             .limit(1)
@@ -255,7 +258,7 @@ def trait_types_query(event_type, ids=None):
             # their partitions of those days.
             low, high = (sa.literal_column(str(int(i))) for i in ids)
             probe = probe.where(table.c.event_id.between(low, high),
-                                t.event.c.id.between(low, high))
+                                event.c.id.between(low, high))
         parts.append(
             sa.select(summary.c.key, summary.c.dtype,
                       probe.scalar_subquery()).where(
@@ -264,6 +267,13 @@ def trait_types_query(event_type, ids=None):
             )
         )
     return sa.union_all(*parts)
+
+
+def _partition(table, suffix):
+    """The partition of ``table`` named with ``suffix``, with the
+    columns a probe reads."""
+    return sa.table(table.name + suffix,
+                    *(sa.column(name) for name in table.c.keys()))
 
 
 def found_trait_types(rows):

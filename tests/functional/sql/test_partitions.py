@@ -330,6 +330,10 @@ class CatchAllScenarios:
                                               999999))]
         self.assertEqual([], self.conn.record_events(wild + edges))
         self.assertEqual(before, self.partition_names())
+        types = [{"name": "memory_mb", "data_type": models.INT_TYPE},
+                 {"name": "project_id", "data_type": models.TEXT_TYPE}]
+        self.assertEqual(
+            types, self.conn.get_trait_types("compute.instance.update"))
         for message_id, generated in (("first", edges[0].generated),
                                       ("last", edges[1].generated),
                                       ("w500", wild[500].generated)):
@@ -344,6 +348,18 @@ class CatchAllScenarios:
         self.assertEqual([], self.conn.record_events(
             [ev("today", _TODAY)]))
         self.assertEqual(2, len(self.partition_names()))
+        # A trait type that today's partition lacks is found in the
+        # catch-all.
+        self.assertEqual([], self.conn.record_events([
+            models.Event("old-x", "x.y", start, [
+                Trait("a", models.TEXT_TYPE, "1"),
+                Trait("b", models.INT_TYPE, 2)], None),
+            models.Event("new-x", "x.y", _TODAY, [
+                Trait("a", models.TEXT_TYPE, "1")], None)]))
+        self.assertEqual(
+            [{"name": "a", "data_type": models.TEXT_TYPE},
+             {"name": "b", "data_type": models.INT_TYPE}],
+            self.conn.get_trait_types("x.y"))
         # Expired row by row from the catch-all: everything but the
         # future ones and today's.
         deleted = 0
@@ -353,8 +369,8 @@ class CatchAllScenarios:
             storage.EventFilter())}
         future = {e.message_id for e in wild
                   if e.generated > _TODAY}
-        self.assertEqual(future | {"last", "today"}, left)
-        self.assertEqual(1001 - len(future), deleted)
+        self.assertEqual(future | {"last", "today", "new-x"}, left)
+        self.assertEqual(1002 - len(future), deleted)
 
 
 class UpgradeScenarios(DayPartitioned):
