@@ -41,6 +41,14 @@ class StorageHolder:
                     self._conn = conn
         return self._conn
 
+    def driver(self):
+        """The driver's class, connected or not: what it declares needs
+        no storage (/v2/capabilities answers during an outage)."""
+        if self._conn is not None:
+            return type(self._conn)
+        return storage.driver_class(
+            self.conf.database.connection or storage.default_url(self.conf))
+
     def close(self):
         with self._lock:
             if self._conn is not None:

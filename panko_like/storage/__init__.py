@@ -255,8 +255,8 @@ def scheme_of(url: str) -> str:
     return scheme.split("+", 1)[0].lower()
 
 
-def get_connection(url: str, conf=None):
-    """Load the driver for ``url``'s scheme and connect."""
+def driver_class(url: str):
+    """The driver class for ``url``'s scheme, loaded, not connected."""
     scheme = scheme_of(url)
     if scheme not in installed_drivers():
         raise UnknownDriver(
@@ -265,10 +265,16 @@ def get_connection(url: str, conf=None):
         )
     try:
         mgr = stevedore_driver.DriverManager(
-            NAMESPACE, scheme, on_load_failure_callback=_raise_load_failure)
+            NAMESPACE, scheme, invoke_on_load=False,
+            on_load_failure_callback=_raise_load_failure)
     except ImportError as exc:
         raise missing_package(scheme, exc) from None
-    return mgr.driver(url, conf)
+    return mgr.driver
+
+
+def get_connection(url: str, conf=None):
+    """Load the driver for ``url``'s scheme and connect."""
+    return driver_class(url)(url, conf)
 
 
 def _raise_load_failure(_manager, _entry_point, exc):
@@ -293,8 +299,10 @@ def default_url(conf) -> str:
     return "sqlite:///" + os.path.join(path, "panko_like.sqlite")
 
 
-#: Errors that no retry can fix: raised at once.
-FINAL_ERRORS = (UnknownDriver, StorageMisconfigured, ImportError, ValueError)
+#: Errors that no retry can fix, and a database out of resources (not
+#: an outage): raised at once.
+FINAL_ERRORS = (UnknownDriver, StorageMisconfigured, StorageResourceError,
+                ImportError, ValueError)
 
 
 def get_connection_from_config(conf, deadline=None):

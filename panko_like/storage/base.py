@@ -315,6 +315,7 @@ class Connection(abc.ABC):
         """
         if getattr(_policy, "active", False):
             return func(*args, **kwargs)
+        started = time.monotonic()
         _policy.active = True
         try:
             # Nearly every call succeeds at once, and then costs no more
@@ -335,10 +336,14 @@ class Connection(abc.ABC):
         retries = retries if retries >= 0 else 10
         cap = max(interval, 0.2)
         stop = tenacity.stop_after_attempt(retries)
+        # The deadline counts from the call, its first attempt included
+        # (which may have waited for a host to answer).
+        left = None
         if self.retry_deadline is not None:
-            stop = stop | tenacity.stop_after_delay(self.retry_deadline)
+            left = self.retry_deadline - (time.monotonic() - started) - 0.2
+            stop = stop | tenacity.stop_after_delay(max(left, 0))
         try:
-            if not retries:
+            if not retries or (left is not None and left <= 0):
                 raise failure
             self._log_reconnect(1, failure)
             # Waits of 0.2, 0.4, 0.8... seconds, at most ``cap`` (never

@@ -90,7 +90,11 @@ class Connection(base.Connection):
         options = {"appname": "panko_like"}
         given = {name.lower() for name in parsed["options"]}
         if "serverselectiontimeoutms" not in given:
-            options["serverSelectionTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
+            # [database] connect_timeout, which the API lowers to its
+            # storage_timeout: a lost server is waited for that long.
+            options["serverSelectionTimeoutMS"] = (
+                SERVER_SELECTION_TIMEOUT_MS if conf is None
+                else 1000 * conf.database.connect_timeout)
         if "appname" in given:
             del options["appname"]
         self.client = pymongo.MongoClient(url, **options)

@@ -41,7 +41,8 @@ OPTS = [
         default=5,
         min=1,
         help="Seconds to wait for one PostgreSQL host to answer before "
-        "trying the next one of the list.",
+        "trying the next one of the list; for MongoDB, for a server to "
+        "select (serverSelectionTimeoutMS, unless the URI sets it).",
     ),
 ]
 

@@ -4,8 +4,8 @@ from panko_like.storage import base
 
 
 def get(request, response):
-    conn = request.storage_holder.get()
+    driver = request.storage_holder.driver()
     return {
-        "api": base.flatten(conn.get_capabilities()),
-        "event_storage": base.flatten(conn.get_storage_capabilities()),
+        "api": base.flatten(driver.get_capabilities()),
+        "event_storage": base.flatten(driver.get_storage_capabilities()),
     }
