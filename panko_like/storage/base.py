@@ -339,9 +339,17 @@ class Connection(abc.ABC):
         # The deadline counts from the call, its first attempt included
         # (which may have waited for a host to answer).
         left = None
+        wait = tenacity.wait_exponential(multiplier=0.4, max=cap)
         if self.retry_deadline is not None:
-            left = self.retry_deadline - (time.monotonic() - started) - 0.2
+            end = started + self.retry_deadline
+            left = end - time.monotonic() - 0.2
             stop = stop | tenacity.stop_after_delay(max(left, 0))
+            backoff = wait
+
+            def wait(state):
+                # No wait past the deadline: the last attempt is made at
+                # it, not up to one whole backoff after it.
+                return max(0, min(backoff(state), end - time.monotonic()))
         try:
             if not retries or (left is not None and left <= 0):
                 raise failure
@@ -353,7 +361,7 @@ class Connection(abc.ABC):
             retrying = tenacity.Retrying(
                 retry=tenacity.retry_if_exception(self._retrying),
                 stop=stop,
-                wait=tenacity.wait_exponential(multiplier=0.4, max=cap),
+                wait=wait,
                 before_sleep=lambda state: self._log_reconnect(
                     state.attempt_number + 1, state.outcome.exception()),
                 reraise=True,

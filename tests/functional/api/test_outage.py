@@ -210,6 +210,10 @@ class OutageScenarios:
         self.conf.set_override("storage_timeout", STORAGE_TIMEOUT,
                                group="api")
         self.conf.set_override("retry_interval", 1, group="database")
+        # /healthcheck waits for the storage as long as a request does:
+        # what is tested here is the retry, not the check's own bound.
+        self.conf.set_override("healthcheck_timeout", STORAGE_TIMEOUT + 1,
+                               group="api")
         self.conf.set_override("connection", self.loss.url,
                                group="database")
         self.app = self.make_app()
