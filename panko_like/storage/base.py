@@ -297,6 +297,20 @@ class Connection(abc.ABC):
                 f"{self.STORAGE_NAME} is out of resources: {reason}")
         return None
 
+    def _check_reachable(self, ping: Callable, close: Callable) -> None:
+        """Run ``ping`` at construction, so that a driver fails inside
+        get_connection_from_config's retries rather than on the first
+        request, and at once (StorageResourceError or
+        StorageMisconfigured, after ``close``) when no retry can help."""
+        try:
+            ping()
+        except Exception as exc:
+            close()
+            final = self._final(exc)
+            if final is not None:
+                raise final from None
+            raise
+
     def _retrying(self, exc: BaseException) -> bool:
         return self._final(exc) is None and self._is_unreachable(exc)
 

@@ -103,16 +103,8 @@ class Connection(base.Connection):
         LOG.debug("Connecting to MongoDB %s, database %s",
                   ",".join(f"{h}:{p}" for h, p in parsed["nodelist"]),
                   self.db.name)
-        # Fail now, inside get_connection_from_config's retries, rather
-        # than on the first request.
-        try:
-            self.client.admin.command("ping")
-        except Exception as exc:
-            self.client.close()
-            final = self._final(exc)
-            if final is not None:
-                raise final from None
-            raise
+        self._check_reachable(
+            lambda: self.client.admin.command("ping"), self.client.close)
 
     def close(self):
         self.client.close()

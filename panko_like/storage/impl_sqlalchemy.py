@@ -51,17 +51,11 @@ class Connection(base.Connection):
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
-        # Fail now, inside get_connection_from_config's retries, rather
-        # than on the first request; at once when no retry can help.
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-        except Exception as exc:
-            self.engine.dispose()
-            final = self._final(exc)
-            if final is not None:
-                raise final from None
-            raise
+        self._check_reachable(self._ping, self.close)
+
+    def _ping(self):
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def close(self):
         self.engine.dispose()

@@ -52,7 +52,11 @@ FUTURE_DAYS = 7
 DAY_SHIFT = 40
 #: The sequence that numbers PostgreSQL's events.
 EVENT_ID_SEQUENCE = "event_id_seq"
-#: Each partitioned table and the column holding its event's id.
+#: Each partitioned table and the column holding its event's id, in
+#: the order every statement locks them: readers name ``event`` first,
+#: writers lock it before anything else (postgresql.Dialect.store_batch),
+#: and creating or dropping partitions takes the parents in this order
+#: too, so that it never deadlocks with either.
 PARTITIONED = (
     ("event", "id"),
     ("trait_text", "event_id"),

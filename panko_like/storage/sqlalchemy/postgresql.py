@@ -125,7 +125,12 @@ class Dialect(dialect.Dialect):
         the message_ids already stored; a concurrent writer's claim of
         the same one makes this INSERT wait for that writer's end, so it
         cannot be stored twice.
+
+        The event table is locked first, as readers and the partitions'
+        creators and droppers lock it (see partitions.PARTITIONED),
+        although the text traits are written before the events.
         """
+        conn.exec_driver_sql("LOCK TABLE ONLY event IN ROW EXCLUSIVE MODE")
         numbers = conn.scalars(
             sa.text(
                 f"SELECT nextval('{partitions.EVENT_ID_SEQUENCE}') "
