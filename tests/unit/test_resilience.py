@@ -143,3 +143,18 @@ class TestResilience(unittest.TestCase):
         conn = Nested("flaky://", _conf(3), failures=1)
         self.assertEqual(["a"], conn.get_event_types())
         self.assertEqual(2, conn.calls["get_traits"])
+
+
+class TestSQLClassification(unittest.TestCase):
+    """Only the database's own errors are read for a resource or a
+    refused configuration: the same words in another exception (a bad
+    argument, the driver's own) classify nothing."""
+
+    def test_other_exceptions_are_not_classified(self):
+        from panko_like.storage.sqlalchemy import engine
+
+        for text in ("disk is full: no space left on device",
+                     'database "x" does not exist'):
+            with self.subTest(text=text):
+                self.assertIsNone(engine.resource_problem(ValueError(text)))
+                self.assertIsNone(engine.misconfiguration(ValueError(text)))

@@ -139,8 +139,12 @@ def is_transient(exc: sa_exc.DBAPIError) -> bool:
 
 
 def _driver_error(exc: BaseException):
-    """The DBAPI's exception behind SQLAlchemy's, or ``exc``."""
-    return getattr(exc, "orig", None) or exc
+    """The DBAPI's exception behind SQLAlchemy's, or None for any other
+    exception (the driver's own, a bad argument): only the database's
+    own words are classified."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.orig
+    return None
 
 
 def _mysql_code(error) -> int | None:
@@ -153,6 +157,8 @@ def resource_problem(exc: BaseException) -> str | None:
     class 53, MySQL's codes, or the messages of SQLite and of a
     connection refused); None otherwise."""
     error = _driver_error(exc)
+    if error is None:
+        return None
     text = str(error).strip()
     sqlstate = getattr(error, "sqlstate", None) or ""
     if (sqlstate.startswith("53") or _mysql_code(error) in _RESOURCE_MYSQL
@@ -166,8 +172,7 @@ def misconfiguration(exc: BaseException) -> str | None:
     says so (authentication, unknown database, role or host); None
     otherwise."""
     error = _driver_error(exc)
-    if not isinstance(error, Exception) or isinstance(
-            error, sqlite3.Error):
+    if error is None or isinstance(error, sqlite3.Error):
         return None
     text = str(error).strip()
     sqlstate = getattr(error, "sqlstate", None) or ""
