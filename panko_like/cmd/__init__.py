@@ -42,5 +42,5 @@ def connect(conf: cfg.ConfigOpts):
     try:
         return storage_api.get_connection_from_config(conf)
     except Exception as exc:  # a clear one-line error, not a traceback
-        reason = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
-        sys.exit(f"cannot connect to the storage: {reason}")
+        sys.exit("cannot connect to the storage: "
+                 f"{storage_api.one_line(exc)}")

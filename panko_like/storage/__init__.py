@@ -258,10 +258,11 @@ def scheme_of(url: str) -> str:
 def driver_class(url: str):
     """The driver class for ``url``'s scheme, loaded, not connected."""
     scheme = scheme_of(url)
-    if scheme not in installed_drivers():
+    installed = installed_drivers()
+    if scheme not in installed:
         raise UnknownDriver(
             f"no storage driver for scheme {scheme!r}; installed: "
-            f"{', '.join(installed_drivers())}"
+            f"{', '.join(installed)}"
         )
     try:
         mgr = stevedore_driver.DriverManager(
@@ -340,10 +341,16 @@ def get_connection_from_config(conf, deadline=None):
     except StorageError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
-        error = StorageUnavailable(reason)
+        error = StorageUnavailable(one_line(exc))
         error.retry_after = max(1, conf.database.retry_interval)
         raise error from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its repr when it has no
+    text: what a log line or a command's error says of it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
 
 def _log_retry(state):

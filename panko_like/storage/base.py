@@ -283,7 +283,7 @@ class Connection(abc.ABC):
 
     def _describe(self, exc: BaseException) -> str:
         """``exc`` in one line, safe to log (no credentials)."""
-        return str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
+        return storage.one_line(exc)
 
     def _final(self, exc: BaseException) -> storage.StorageError | None:
         """The storage error that ``exc`` is when no retry can help."""

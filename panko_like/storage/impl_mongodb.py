@@ -119,7 +119,7 @@ class Connection(base.Connection):
         # resolve (known once server selection gives up).
         if isinstance(exc, mongo_errors.OperationFailure) and (
                 exc.code in _REFUSED_CODES):
-            return codec.redact(str(exc).splitlines()[0])
+            return codec.redact(storage.one_line(exc))
         if isinstance(exc, mongo_errors.ServerSelectionTimeoutError) and (
                 "Name or service not known" in str(exc)):
             return codec.redact(str(exc).split(",")[0])
@@ -128,7 +128,7 @@ class Connection(base.Connection):
     def _resource_problem(self, exc):
         if isinstance(exc, mongo_errors.OperationFailure) and (
                 exc.code in _RESOURCE_CODES):
-            return codec.redact(str(exc).splitlines()[0])
+            return codec.redact(storage.one_line(exc))
         return None
 
     def _describe(self, exc):

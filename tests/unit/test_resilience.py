@@ -158,3 +158,11 @@ class TestSQLClassification(unittest.TestCase):
             with self.subTest(text=text):
                 self.assertIsNone(engine.resource_problem(ValueError(text)))
                 self.assertIsNone(engine.misconfiguration(ValueError(text)))
+
+
+class TestOneLine(unittest.TestCase):
+    def test_first_line_or_repr(self):
+        self.assertEqual("a", storage.one_line(ValueError(" a\nb")))
+        # A message of blanks only has no first line to show.
+        self.assertEqual("ValueError(' \\n ')",
+                         storage.one_line(ValueError(" \n ")))
