@@ -46,7 +46,11 @@ def prepare_service(argv=None, config_files=None, cli_opts=(),
     # Per ConfigOpts, unlike log.set_defaults(), which is process-wide.
     conf.set_default(
         "default_log_levels",
-        log.get_default_log_levels() + ["alembic=WARN"],
+        log.get_default_log_levels() + [
+            "alembic=WARN",
+            # waitress warns of every request that waits for a thread.
+            "waitress.queue=ERROR",
+        ],
     )
     register_opts(conf)
     if cli_opts:

@@ -5,6 +5,10 @@ would cost a worker several times that. The storage drivers already
 return iterators that fetch in chunks; here each item is encoded as it
 comes and the bytes are handed to the WSGI server in buffers of
 :data:`BUFFER_SIZE`, so a worker holds one storage chunk and one buffer.
+An answer of up to :data:`WHOLE_ANSWER_SIZE` (a page of a few hundred
+events) is gathered and sent whole instead: with its length announced,
+the client's connection stays open for its next request, where the
+server closes it after a streamed answer.
 """
 
 import json
@@ -14,24 +18,32 @@ import webob
 
 #: Bytes gathered before they are handed to the server.
 BUFFER_SIZE = 64 * 1024
+#: Bytes an answer may have to be sent whole, with its length.
+WHOLE_ANSWER_SIZE = 1024 * 1024
 CONTENT_TYPE = "application/json"
 
 
 def json_list(items, encode):
     """A response whose body is the JSON array of ``encode(item)``.
 
-    The first buffer is read before this returns: an error the storage
-    finds on its first read (a lost database, a query it refuses) is
-    raised here, while a proper error answer can still be sent. An
-    answer that fits in that buffer goes out whole, with its length;
-    a longer one streams (chunked transfer encoding).
+    Up to :data:`WHOLE_ANSWER_SIZE` bytes are read before this
+    returns: an error the storage finds on its first reads (a lost
+    database, a query it refuses) is raised here, while a proper error
+    answer can still be sent. An answer of that size at most goes out
+    whole, with its length; a longer one streams (chunked transfer
+    encoding).
     """
     buffers = _buffers(_pieces(items, encode), BUFFER_SIZE)
-    first, last = next(buffers)
-    if last:
-        return webob.Response(body=first, content_type=CONTENT_TYPE,
-                              charset=None)
-    return webob.Response(app_iter=_stream(first, buffers),
+    head, length = [], 0
+    for data, last in buffers:
+        head.append(data)
+        length += len(data)
+        if last:
+            return webob.Response(body=b"".join(head),
+                                  content_type=CONTENT_TYPE, charset=None)
+        if length >= WHOLE_ANSWER_SIZE:
+            break
+    return webob.Response(app_iter=_stream(head, buffers),
                           content_type=CONTENT_TYPE, charset=None)
 
 
@@ -73,8 +85,8 @@ def _buffers(pieces, size):
     yield b"".join(buffer), True
 
 
-def _stream(first, buffers):
+def _stream(head, buffers):
     # A generator, which pecan peeks at rather than reading it whole.
-    yield first
+    yield from head
     for data, _last in buffers:
         yield data

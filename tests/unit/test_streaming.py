@@ -34,11 +34,17 @@ class TestBuffers(testtools.TestCase):
         whole = streaming.json_list(iter([1, 2]), streaming.encode_json)
         self.assertEqual(b"[1,2]", whole.body)
         self.assertEqual(5, whole.content_length)
-        items = range(3 * streaming.BUFFER_SIZE)
+        # Several buffers, under the whole-answer limit: still whole.
+        items = ["x" * 1000] * (3 * streaming.BUFFER_SIZE // 1000)
+        page = streaming.json_list(iter(items), streaming.encode_json)
+        self.assertGreater(page.content_length, 2 * streaming.BUFFER_SIZE)
+        self.assertEqual(items, json.loads(page.body))
+        items = ["x" * 1000] * (streaming.WHOLE_ANSWER_SIZE // 500)
         streamed = streaming.json_list(iter(items), streaming.encode_json)
         self.assertIsNone(streamed.content_length)
-        self.assertEqual(list(items),
-                         json.loads(b"".join(streamed.app_iter)))
+        pieces = list(streamed.app_iter)
+        self.assertLess(max(map(len, pieces)), 2 * streaming.BUFFER_SIZE)
+        self.assertEqual(items, json.loads(b"".join(pieces)))
 
     def test_first_read_error_is_raised_at_once(self):
         def failing():

@@ -4,6 +4,7 @@ A real server process on loopback (see tests.functional.apiserver);
 waits poll for what they wait for, within generous limits.
 """
 
+import http.client
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import time
 
 import sqlalchemy as sa
 
+from panko_like.api import streaming
 from tests.functional import apiserver, backends
 
 #: How long an answer may take while slow clients hold connections.
@@ -182,6 +184,53 @@ class TestSlowClients(ServingCase):
                           [("X-Auth-Token", "t")], 1000) + b"[")
         self.assert_prompt(server, "/")
         self.assert_prompt(server, "/v2/events", status=401)
+
+
+class TestConnections(ServingCase):
+    """A page is answered whole and its connection kept open; a listing
+    longer than the whole-answer limit streams, then the connection
+    closes."""
+
+    def test_page_whole_and_kept_alive_long_listing_streamed(self):
+        server = self.serve()
+        # ~3 KB each: 100 make a page bigger than the stream's buffer,
+        # 500 more than the whole-answer limit.
+        padding = "x" * 3000
+        batch = [dict(event(f"ka-{n:04d}"), raw={"pad": padding})
+                 for n in range(500)]
+        answer = server.request("POST", "/v2/events", batch,
+                                headers=apiserver.ADMIN)
+        self.assertEqual(201, answer.status, answer.body)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port,
+                                          timeout=PATIENCE)
+        self.addCleanup(conn.close)
+        sockets = set()
+        for _ in range(3):
+            conn.request("GET", "/v2/events?limit=100",
+                         headers=apiserver.ADMIN)
+            page = conn.getresponse()
+            body = page.read()
+            self.assertEqual(200, page.status, body)
+            self.assertGreater(len(body), streaming.BUFFER_SIZE)
+            self.assertEqual(str(len(body)),
+                             page.getheader("Content-Length"))
+            self.assertIsNone(page.getheader("Transfer-Encoding"))
+            self.assertFalse(page.will_close)
+            self.assertEqual(100, len(json.loads(body)))
+            sockets.add(id(conn.sock))
+        # One connection served the three pages.
+        self.assertEqual(1, len(sockets))
+        conn.request("GET", "/v2/events?limit=1000",
+                     headers=apiserver.ADMIN)
+        listing = conn.getresponse()
+        body = listing.read()
+        self.assertEqual(200, listing.status, body)
+        self.assertGreater(len(body), streaming.WHOLE_ANSWER_SIZE)
+        self.assertEqual("chunked", listing.getheader("Transfer-Encoding"))
+        self.assertEqual(
+            sorted(e["message_id"] for e in batch),
+            sorted(e["message_id"] for e in json.loads(body)))
+        self.assertTrue(listing.will_close)
 
 
 class TestServerErrors(ServingCase):

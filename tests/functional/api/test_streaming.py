@@ -9,8 +9,10 @@ import webob
 from panko_like.api import streaming
 from tests.functional import api_base, backends
 
-#: Enough ~1 KB events to fill several of the stream's buffers.
+#: Enough ~5 KB events to exceed the whole-answer limit.
 COUNT = 300
+#: The raw payload's padding of each event.
+PADDING = "x" * 5000
 
 
 def many_events():
@@ -21,7 +23,7 @@ def many_events():
             api_base.owned("proj-a", "u-a1")
             + [api_base.trait("index", index, 2)],
             generated=api_base.T0 + index * second,
-            raw={"index": index, "payload": "x" * 1000},
+            raw={"index": index, "payload": PADDING},
         )
         for index in range(COUNT)
     ]
@@ -51,10 +53,12 @@ class StreamingScenarios:
         self.assertGreater(len(pieces), 3)
         self.assertLess(max(len(p) for p in pieces),
                         2 * streaming.BUFFER_SIZE)
-        events = json.loads(b"".join(pieces))
+        body = b"".join(pieces)
+        self.assertGreater(len(body), streaming.WHOLE_ANSWER_SIZE)
+        events = json.loads(body)
         self.assertEqual([f"ev-{i:04d}" for i in range(COUNT)],
                          [e["message_id"] for e in events])
-        self.assertEqual({"index": 7, "payload": "x" * 1000},
+        self.assertEqual({"index": 7, "payload": PADDING},
                          events[7]["raw"])
         self.assertIn({"name": "index", "type": "integer", "value": "7"},
                       events[7]["traits"])
