@@ -133,7 +133,24 @@ def _healthcheck(conf, holder):
     # The middleware hands this same dict to its backends: the storage
     # backend finds this app's connection there.
     app.conf[healthcheck.HOLDER_KEY] = holder
-    return app
+    return _RetryAfter(app, max(1, conf.database.retry_interval))
+
+
+class _RetryAfter:
+    """oslo.middleware's healthcheck, whose 503 also says when to ask
+    again (``Retry-After``, as the API's own 503 answers do)."""
+
+    def __init__(self, app, seconds):
+        self.app = app
+        self.header = ("Retry-After", str(seconds))
+
+    def __call__(self, environ, start_response):
+        def starting(status, headers, exc_info=None):
+            if status.startswith("503 "):
+                headers = [*headers, self.header]
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, starting)
 
 
 class _Dispatcher:

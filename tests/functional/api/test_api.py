@@ -126,8 +126,11 @@ class RootScenarios:
         app.get("/healthcheck", status=200)
         open(path, "w").close()
         self.addCleanup(os.remove, path)
-        self.assertIn("DISABLED BY FILE",
-                      app.get("/healthcheck", status=503).text)
+        disabled = app.get("/healthcheck", status=503)
+        self.assertIn("DISABLED BY FILE", disabled.text)
+        self.assertEqual(str(self.conf.database.retry_interval),
+                         disabled.headers["Retry-After"])
+        self.assertEqual(1, len(disabled.headers.getall("Retry-After")))
 
     def test_healthcheck_fails_while_storage_is_down(self):
         directory = tempfile.mkdtemp()
