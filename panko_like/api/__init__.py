@@ -52,8 +52,8 @@ OPTS = [
         help="Seconds an API request waits for the storage, retries "
         "included, before it is answered with 503 and a Retry-After "
         "header (the commands keep [database] max_retries). The API "
-        "also waits at most this long for a pooled connection "
-        "(pool_timeout) and for a database host to answer "
-        "(connect_timeout).",
+        "also waits at most this long, rounded up to whole seconds, "
+        "for a pooled connection (pool_timeout) and for a database "
+        "host to answer (connect_timeout; MongoDB's server selection).",
     ),
 ]
