@@ -31,7 +31,10 @@ def dbsync(argv=None):
     """Create or upgrade the storage schema."""
     _conf, conn = _connect(sys.argv[1:] if argv is None else argv,
                            DBSYNC_HELP)
-    print(conn.upgrade())
+    try:
+        print(conn.upgrade())
+    except storage.StorageError as exc:
+        sys.exit(f"cannot upgrade the schema: {storage.one_line(exc)}")
     conn.close()
 
 
@@ -51,7 +54,11 @@ def expirer(argv=None):
         while deleted := conn.clear_expired_data(ttl, batch):
             total += deleted
             LOG.info("Expired %d events so far", total)
-    except panko_like.NotImplementedError as exc:
-        sys.exit(f"cannot expire events: {exc}")
+    except (panko_like.NotImplementedError, storage.StorageError) as exc:
+        message = f"cannot expire events: {storage.one_line(exc)}"
+        if total:
+            # Each batch was committed: those stay expired.
+            message += f" ({total} expired before)"
+        sys.exit(message)
     print(f"expired {total} events older than {ttl} seconds")
     conn.close()

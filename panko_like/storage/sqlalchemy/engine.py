@@ -58,6 +58,11 @@ _RESOURCE_MYSQL = (1021, 1114, 1037, 1038, 1041, 1040, 1203, 1135)
 #: MySQL's refusals of the configuration: access denied (three ways),
 #: unknown database.
 _REFUSED_MYSQL = (1044, 1045, 1698, 1049)
+#: A table the statement names does not exist: MySQL's code, the
+#: SQLSTATE of PostgreSQL, the start of SQLite's message.
+_NO_TABLE_MYSQL = 1146
+_NO_TABLE_SQLSTATE = "42P01"
+_NO_TABLE_SQLITE = "no such table"
 #: What the messages of the databases and their clients say of a
 #: resource they ran out of (PostgreSQL reports some of these while
 #: connecting, before any SQLSTATE).
@@ -169,12 +174,20 @@ def resource_problem(exc: BaseException) -> str | None:
 
 def misconfiguration(exc: BaseException) -> str | None:
     """What of the configuration the database refused, when ``exc``
-    says so (authentication, unknown database, role or host); None
-    otherwise."""
+    says so (authentication, unknown database, role or host, or a
+    database without the service's tables); None otherwise."""
     error = _driver_error(exc)
-    if error is None or isinstance(error, sqlite3.Error):
+    if error is None:
         return None
     text = str(error).strip()
+    if (getattr(error, "sqlstate", None) == _NO_TABLE_SQLSTATE
+            or _mysql_code(error) == _NO_TABLE_MYSQL
+            or (isinstance(error, sqlite3.OperationalError)
+                and text.startswith(_NO_TABLE_SQLITE))):
+        return (f"{_first_line(text)}: the database has no panko_like "
+                "schema; create it with panko-like-dbsync")
+    if isinstance(error, sqlite3.Error):
+        return None
     sqlstate = getattr(error, "sqlstate", None) or ""
     code = _mysql_code(error)
     if code in _REFUSED_MYSQL or sqlstate.startswith("28") or (

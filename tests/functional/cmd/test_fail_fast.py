@@ -47,10 +47,11 @@ class FailFastTestCase(unittest.TestCase):
     def admin_url(self):
         return backends.BACKENDS[self.backend_name].admin_url()
 
-    def config(self, url):
+    def config(self, url, **database):
         path = os.path.join(self.dir, "panko_like.conf")
         lines = ["[database]", f"connection = {url}"]
-        lines += [f"{key} = {value}" for key, value in RETRIES.items()]
+        lines += [f"{key} = {value}"
+                  for key, value in {**RETRIES, **database}.items()]
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path
@@ -153,6 +154,19 @@ class MySQLFailFast(FailFastTestCase):
             self.url(database="panko_like_no_such_db"))
         self.assertFailsFast(result, elapsed, "refused the configuration",
                              "panko_like_no_such_db")
+
+
+class SQLiteFailFast(FailFastTestCase):
+    def test_expirer_on_a_database_without_tables(self):
+        # An empty database file: panko-like-dbsync was never run.
+        url = f"sqlite:///{self.dir}/empty.sqlite"
+        start = time.monotonic()
+        result = run("panko-like-expirer", "--config-file",
+                     self.config(url, event_time_to_live=86400),
+                     check=False, timeout=120)
+        self.assertFailsFast(result, time.monotonic() - start,
+                             "refused the configuration", "no such table",
+                             "panko-like-dbsync")
 
 
 class SchemeFailFast(FailFastTestCase):
