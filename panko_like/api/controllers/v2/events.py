@@ -115,15 +115,21 @@ def _one_event_filter(request, identity, message_id, all_tenants):
     return event_filter
 
 
+def _find_one(conn, event_filter):
+    """The event ``event_filter`` (one message id) finds, or None."""
+    found = list(conn.get_events(event_filter, storage.Pagination(limit=1)))
+    return found[0] if found else None
+
+
 def show(request, response, message_id):
     identity = rbac.enforce(request, "telemetry:events:show")
     event_filter = _one_event_filter(request, identity, message_id,
                                      _all_tenants(request))
     conn = request.storage_holder.get()
-    found = list(conn.get_events(event_filter, storage.Pagination(limit=1)))
-    if not found:
+    found = _find_one(conn, event_filter)
+    if found is None:
         raise errors.NotFound(f"Event {message_id} Not Found")
-    return webob.Response(body=encode_event(found[0]),
+    return webob.Response(body=encode_event(found),
                           content_type=streaming.CONTENT_TYPE, charset=None)
 
 
@@ -133,6 +139,12 @@ def delete(request, response, message_id):
     An event outside the caller's own scope (another project's) is
     deleted only by an admin asking with ``all_tenants=True``; such a
     delete is logged with who made it.
+
+    The event is looked for first, then deleted: an event the caller
+    sees is answered 204 once it is gone, even when the delete finds
+    nothing (its first attempt lost the connection after deleting, and
+    the storage policy ran it again; or another client deleted it in
+    between).
     """
     identity = rbac.enforce(request, "telemetry:events:delete")
     unknown = set(request.GET.keys()) - {"all_tenants"}
@@ -140,12 +152,14 @@ def delete(request, response, message_id):
         raise query.unknown_arguments(unknown)
     all_tenants = _all_tenants(request)
     conn = request.storage_holder.get()
-    if conn.delete_events(
-            _one_event_filter(request, identity, message_id, False)):
+    own = _one_event_filter(request, identity, message_id, False)
+    if _find_one(conn, own) is not None:
+        conn.delete_events(own)
         return webob.Response(status=204)
     wide = _one_event_filter(request, identity, message_id, all_tenants)
     if wide.admin_proj is None and not wide.traits_filter \
-            and conn.delete_events(wide):
+            and _find_one(conn, wide) is not None:
+        conn.delete_events(wide)
         LOG.info("Event %(message_id)s, outside the scope of project "
                  "%(project)s, deleted with all_tenants by user %(user)s "
                  "of project %(project)s.",
