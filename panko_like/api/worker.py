@@ -71,6 +71,9 @@ LOOP_TIMEOUT = 0.5
 RECV_BYTES = 65536
 #: Bytes of a request body kept in memory; more goes to a temporary file.
 INBUF_OVERFLOW = 4 * 1024 * 1024
+#: Bytes of answer not yet sent to a client that a thread may have
+#: written before it waits for the client to read.
+OUTBUF_HIGH_WATERMARK = 2 * 1024 * 1024
 #: Seconds between two heartbeats at most (the arbiter's unit is 1 s).
 HEARTBEAT_INTERVAL = 0.5
 #: Reads of a closing connection's pending input, at most.
@@ -223,6 +226,8 @@ def _adjustments(conf):
         # a temporary file while it is read.
         recv_bytes=RECV_BYTES,
         inbuf_overflow=INBUF_OVERFLOW,
+        # A streamed answer waits for the client past this much unsent.
+        outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,
     )
 
 
