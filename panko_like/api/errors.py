@@ -60,6 +60,10 @@ class TooLarge(APIError):
     status = 413
 
 
+class UnsupportedMediaType(APIError):
+    status = 415
+
+
 class ServerError(APIError):
     status = 500
     faultcode = "Server"

@@ -219,6 +219,10 @@ def _panko_message(body):
 def _compare(request, body):
     expected = request["body"]
     compare = request["compare"]
+    if request["path"].endswith("/traits"):
+        # An event type's trait types: Panko's order, by type then by
+        # name, which panko_like keeps on every backend.
+        compare = "exact"
     if compare == "unordered":
         key = functools.partial(json.dumps, sort_keys=True)
         ok = sorted(body, key=key) == sorted(expected, key=key)

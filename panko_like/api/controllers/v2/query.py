@@ -75,10 +75,21 @@ def list_arguments(request):
     }
     body = read_body(request)
     if body.strip():
+        _require_json(request)
         parsed = parse_json(body)
         errors.check_text(parsed)
         _merge_body(args, parsed)
     return args
+
+
+def _require_json(request):
+    """A listing's body is read only when declared as JSON (as Panko's
+    WSME did: any other type, or none, is 415)."""
+    declared = (request.content_type or "").lower()
+    if declared != "application/json" and not declared.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            "The request body must be JSON, declared with Content-Type: "
+            f"application/json; got {declared or 'no Content-Type'}.")
 
 
 def single(params, name):
