@@ -1,22 +1,30 @@
 """The schema's versions, run by alembic.
 
 A fresh database gets the schema and is stamped with the newest
-revision; a database that Panko created (its tables, no alembic
-version) is stamped with Panko's revision and migrated in place; any
-other is upgraded to the newest revision.
+revision; a database that Panko created (its tables, with no alembic
+version or with Panko's own) is stamped with Panko's revision and
+migrated in place; any other is upgraded to the newest revision.
 """
 
 import os
 
 import alembic.command
 import alembic.config
+import alembic.util
 import sqlalchemy as sa
 from alembic.runtime import migration
 
+from panko_like import storage
 from panko_like.storage.sqlalchemy import partitions, schema
 
 #: The revision that is exactly Panko's schema.
 PANKO_REVISION = "0001_panko"
+#: The revisions of Panko's own alembic scripts: a database migrated by
+#: them has Panko's schema all the same (its one revision made
+#: trait_int.value a big integer, as Panko's last release creates it).
+PANKO_ALEMBIC_REVISIONS = frozenset({"c3955547bff2"})
+#: The tables every Panko database has.
+PANKO_TABLES = {"event", "event_type", "trait_text"}
 
 
 def alembic_config(conn) -> alembic.config.Config:
@@ -29,13 +37,23 @@ def alembic_config(conn) -> alembic.config.Config:
 
 
 def schema_state(engine) -> str:
-    """'empty', 'panko' (Panko's, never migrated) or 'alembic'."""
+    """'empty', 'panko' (Panko's, never migrated by panko_like) or
+    'alembic'."""
     names = set(sa.inspect(engine).get_table_names())
-    if "alembic_version" in names:
+    if "alembic_version" in names and not (
+            PANKO_TABLES <= names
+            and _stamped(engine) <= PANKO_ALEMBIC_REVISIONS):
         return "alembic"
-    if {"event", "event_type", "trait_text"} <= names:
+    if PANKO_TABLES <= names:
         return "panko"
     return "empty"
+
+
+def _stamped(engine) -> set[str]:
+    """The revisions in the alembic_version table."""
+    with engine.connect() as conn:
+        return set(conn.execute(
+            sa.text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def current_revision(engine) -> str | None:
@@ -52,9 +70,16 @@ def upgrade(engine) -> str:
     with engine.begin() as conn:
         cfg = alembic_config(conn)
         if state == "panko":
-            alembic.command.stamp(cfg, PANKO_REVISION)
+            # purge: Panko's own revision, if any, is not one of ours.
+            alembic.command.stamp(cfg, PANKO_REVISION, purge=True)
             before = PANKO_REVISION
-        alembic.command.upgrade(cfg, "head")
+        try:
+            alembic.command.upgrade(cfg, "head")
+        except alembic.util.CommandError as exc:
+            raise storage.StorageMisconfigured(
+                f"the database's schema is at revision {before}, which "
+                "this version of panko_like does not know (a newer "
+                f"release, or another program, wrote it): {exc}") from None
     after = current_revision(engine)
     if state == "panko":
         return f"adopted a Panko database and migrated it to {after}"

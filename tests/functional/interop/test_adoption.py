@@ -129,6 +129,45 @@ class AdoptionScenarios:
         self.assertEqual(dataset.normalized(new), dataset.normalized(back))
         self.assertIn("image.upload", self.conn.get_event_types())
 
+    def stamp(self, revision):
+        """The table Panko's own alembic scripts leave, at ``revision``."""
+        with self.conn.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) "
+                "NOT NULL, PRIMARY KEY (version_num))")
+            conn.execute(sa.text(
+                "INSERT INTO alembic_version VALUES (:revision)"),
+                {"revision": revision})
+
+    def test_dbsync_adopts_a_database_panko_migrated(self):
+        # Operators who ran Panko's alembic migrations have its revision.
+        self.load_panko_copy()
+        self.stamp("c3955547bff2")
+        self.assertEqual("panko", self.conn.schema_state())
+        conf = self.write_config()
+        result = run("panko-like-dbsync", "--config-file", conf)
+        self.assertIn("adopted a Panko database", result.stdout)
+        self.assertIn("nothing to do",
+                      run("panko-like-dbsync", "--config-file", conf).stdout)
+        events = dataset.panko_events()
+        got = {e.message_id: dataset.normalized(e)
+               for e in self.conn.get_events(storage.EventFilter())}
+        self.assertEqual(
+            {e.message_id: dataset.normalized(e) for e in events}, got)
+
+    def test_unknown_revision_is_one_line(self):
+        # Neither Panko's nor panko_like's: a newer release wrote it.
+        self.load_panko_copy()
+        self.stamp("9999_from_the_future")
+        self.assertEqual("alembic", self.conn.schema_state())
+        result = run("panko-like-dbsync", "--config-file",
+                     self.write_config(), check=False)
+        self.assertNotEqual(0, result.returncode)
+        self.assertNotIn("Traceback", result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        self.assertIn("9999_from_the_future", line)
+        self.assertIn("does not know", line)
+
 
 # Every backend Panko's database was dumped from.
 globals().update(backends.make_test_cases(
