@@ -152,6 +152,8 @@ def parse(query_string, body, admin):
     request = webob.Request.blank("/v2/events")
     request.environ["QUERY_STRING"] = query_string
     request.environ[errors.BODY] = body
+    # Declared as JSON, as a body must be (undeclared is 415: test_api).
+    request.content_type = "application/json"
     errors._check_url(request.environ)
     args = query.list_arguments(request)
     event_filter = query.event_filter(args["q"], IDENTITY, admin)

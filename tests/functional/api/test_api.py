@@ -454,6 +454,10 @@ class QueryScenarios:
             ("/v2/events?q.field=a&q.value=1&q.value=2",
              "Each filter needs one q.field and one q.value; got 1 q.field "
              "and 2 q.value."),
+            # Deliberate: Panko answered [] (doc/source/admin/panko.rst).
+            ("/v2/events?q.field=flavor",
+             "Each filter needs one q.field and one q.value; got 1 q.field "
+             "and 0 q.value."),
             ("/v2/events?limit=1&limit=2", "limit may be given only once."),
         ]
         for path, message in cases:
