@@ -41,6 +41,15 @@ def prepare_service(argv=None, config_files=None, cli_opts=(),
     command does, opens its ``--help`` (followed by where the
     configuration is read, and the options), in place of the usage line.
     """
+    conf = load_config(argv, config_files, cli_opts, description)
+    log.setup(conf, "panko_like")
+    return conf
+
+
+def load_config(argv=None, config_files=None, cli_opts=(),
+                description=None):
+    """:func:`prepare_service` without the logging set-up, for code
+    running in another program's process (Ceilometer's publisher)."""
     conf = cfg.ConfigOpts()
     log.register_options(conf)
     # Per ConfigOpts, unlike log.set_defaults(), which is process-wide.
@@ -63,5 +72,4 @@ def prepare_service(argv=None, config_files=None, cli_opts=(),
         description=help_text(description) if description else None,
         usage=argparse.SUPPRESS if description else None,
     )
-    log.setup(conf, "panko_like")
     return conf
