@@ -76,23 +76,25 @@ class PublisherScenarios:
         self.assertIn("Event bad not stored", line)
         self.assertIn("memory_mb", line)
 
-    def test_configuration_file(self):
+    def config_file(self, text):
+        """A panko_like.conf of ``text`` in a directory of its own."""
         directory = tempfile.mkdtemp(prefix="panko_like_publisher_")
         self.addCleanup(shutil.rmtree, directory)
         path = os.path.join(directory, "panko_like.conf")
         with open(path, "w") as f:
-            f.write(f"[database]\nconnection = {self.url}\n")
+            f.write(text)
+        return path
+
+    def test_configuration_file(self):
+        path = self.config_file(f"[database]\nconnection = {self.url}\n")
         publisher = self.publisher(
             urllib.parse.urlencode({"config_file": path}))
         publisher.publish_events(ceilometer_events("file", 1))
         self.assertEqual(["file-0"], list(self.stored()))
 
     def test_mistakes_refused_when_the_pipeline_loads(self):
-        directory = tempfile.mkdtemp(prefix="panko_like_publisher_")
-        self.addCleanup(shutil.rmtree, directory)
-        typo = os.path.join(directory, "panko_like.conf")
-        with open(typo, "w") as f:
-            f.write(f"[database]\nconection = {self.url}\n")
+        typo = self.config_file(f"[database]\nconection = {self.url}\n")
+        directory = os.path.dirname(typo)
         cases = [
             ("conection=x", "unknown parameter(s) 'conection'"),
             (urllib.parse.urlencode({"config_file": typo}),
