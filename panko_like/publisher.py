@@ -33,6 +33,7 @@ raised to Ceilometer, which logs it (and requeues the notifications when
 its ``[notification] ack_on_event_error`` is false).
 """
 
+import threading
 import urllib.parse
 
 from oslo_config import cfg
@@ -59,13 +60,16 @@ class EventPublisher:
     def __init__(self, ceilometer_conf, parsed_url):
         self.conf = _configuration(parsed_url.query)
         self._conn = None
+        self._lock = threading.Lock()
 
     def _storage(self):
         # Connected on the first batch, not when Ceilometer loads its
         # pipeline: the agent starts even while the database is down.
-        if self._conn is None:
-            self._conn = storage.get_connection_from_config(self.conf)
-        return self._conn
+        # The agent's threads may publish at once: one connection.
+        with self._lock:
+            if self._conn is None:
+                self._conn = storage.get_connection_from_config(self.conf)
+            return self._conn
 
     def publish_events(self, events):
         """Store Ceilometer's ``events``; log those not stored."""

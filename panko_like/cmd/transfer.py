@@ -122,8 +122,9 @@ def export(argv=None):
     except OSError as exc:
         sys.exit(f"cannot write {conf.output}: {exc}")
     except storage.StorageError as exc:
-        sys.exit(f"cannot export events ({count} written, file not "
-                 f"kept): {storage.one_line(exc)}")
+        kept = "" if conf.output == "-" else ", file not kept"
+        sys.exit(f"cannot export events ({count} written{kept}): "
+                 f"{storage.one_line(exc)}")
     conn.close()
     where = "standard output" if conf.output == "-" else conf.output
     print(f"exported {count} events to {where}", file=sys.stderr)
