@@ -1,4 +1,5 @@
-"""``panko-like-export`` and ``panko-like-import``: events as JSON Lines.
+"""Moving events: ``panko-like-export`` and ``panko-like-import`` (JSON
+Lines) and ``panko-like-migrate`` (from one storage to another).
 
 One event a line, in the shape ``GET /v2/events/{message_id}`` answers
 and ``POST /v2/events`` takes: an export is imported by this command or
@@ -32,6 +33,13 @@ IMPORT_HELP = (
     "and every other line is stored."
 )
 
+MIGRATE_HELP = (
+    "Copy every event from one storage to another (any two backends), "
+    "in batches, oldest first; then compare the number of events of each "
+    "type on both sides. Events the target already holds are skipped, "
+    "so a migration may be run again, or resumed from --state-file."
+)
+
 EXPORT_OPTS = [
     cfg.StrOpt("output", short="o", default="-", metavar="PATH",
                help="File to write (replaced only once the export is "
@@ -50,6 +58,20 @@ IMPORT_OPTS = [
                max=100000, help="Events stored per transaction."),
     cfg.StrOpt("input", positional=True, required=False, metavar="FILE",
                help="JSON Lines file to read; - for standard input."),
+]
+
+MIGRATE_OPTS = [
+    cfg.StrOpt("from", dest="migrate_from", metavar="URL", required=True,
+               help="Storage URL to copy from (as [database] connection)."),
+    cfg.StrOpt("to", dest="migrate_to", metavar="URL", required=True,
+               help="Storage URL to copy to; its schema is created or "
+               "upgraded first."),
+    cfg.IntOpt("batch-size", dest="migrate_batch_size", default=1000,
+               min=1, max=100000, help="Events stored per transaction."),
+    cfg.StrOpt("state-file", metavar="PATH",
+               help="Where the last event copied is noted after each "
+               "batch; a run finding it there continues after that "
+               "event. Removed once the migration is verified."),
 ]
 
 #: Events between two log lines when no progress bar is shown.
@@ -211,3 +233,107 @@ def import_(argv=None):
           f"{seconds:.1f} s", file=sys.stderr)
     if importer.refused:
         sys.exit(1)
+
+
+def _counts(conn):
+    """The number of events of each type (read through, one type at a
+    time: bounded memory)."""
+    return {event_type: sum(1 for _ in conn.get_events(
+                storage.EventFilter(event_type=event_type)))
+            for event_type in conn.get_event_types()}
+
+
+def _connect_to(conf, url, role):
+    conf.set_override("connection", url, group="database")
+    try:
+        return storage.get_connection_from_config(conf)
+    except Exception as exc:  # a clear one-line error, not a traceback
+        sys.exit(f"cannot connect to the {role} storage: "
+                 f"{storage.one_line(exc)}")
+
+
+def _read_state(path):
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return orjson.loads(f.read())["after"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"cannot read the state file {path}: {exc}")
+
+
+def _write_state(path, message_id):
+    partial = f"{path}.partial"
+    with open(partial, "wb") as f:
+        f.write(orjson.dumps({"after": message_id}))
+    os.replace(partial, path)
+
+
+def migrate(argv=None):
+    """Copy every event from --from to --to, then verify."""
+    conf = cmd.prepare(sys.argv[1:] if argv is None else argv,
+                       cli_opts=MIGRATE_OPTS, description=MIGRATE_HELP)
+    source = _connect_to(conf, conf.migrate_from, "source")
+    target = _connect_to(conf, conf.migrate_to, "target")
+    after = _read_state(conf.state_file)
+    copied = skipped = 0
+    try:
+        print(f"target: {target.upgrade()}", file=sys.stderr)
+        expected = _counts(source)
+        pagination = storage.Pagination(
+            sort=[("generated", "asc"), ("message_id", "asc")],
+            marker=after)
+        with _progress(total=sum(expected.values()), unit=" events",
+                       desc="copied") as bar:
+            batch = []
+            for event in source.get_events(storage.EventFilter(),
+                                           pagination):
+                batch.append(event)
+                if len(batch) >= conf.migrate_batch_size:
+                    stored, duplicates = _copy(target, batch, conf)
+                    copied, skipped = copied + stored, skipped + duplicates
+                    bar.update(len(batch))
+                    batch = []
+            stored, duplicates = _copy(target, batch, conf)
+            copied, skipped = copied + stored, skipped + duplicates
+            bar.update(len(batch))
+        found = _counts(target)
+    except storage.InvalidMarker:
+        sys.exit(f"the state file {conf.state_file} names an event the "
+                 f"source does not hold ({after}); remove it to start over")
+    except storage.StorageError as exc:
+        sys.exit(f"cannot migrate ({copied} events copied before; running "
+                 f"again skips them): {storage.one_line(exc)}")
+    print(f"copied {copied} events, {skipped} already in the target",
+          file=sys.stderr)
+    differ = {event_type: (count, found.get(event_type, 0))
+              for event_type, count in expected.items()
+              if found.get(event_type, 0) < count}
+    for event_type, (count, there) in sorted(differ.items()):
+        print(f"{event_type}: {count} in the source, {there} in the target",
+              file=sys.stderr)
+    if differ:
+        sys.exit(f"verification failed: {len(differ)} event type(s) have "
+                 "fewer events in the target")
+    print(f"verified: every one of {len(expected)} event types has as many "
+          "events in the target as in the source", file=sys.stderr)
+    if conf.state_file and os.path.exists(conf.state_file):
+        os.remove(conf.state_file)
+    source.close()
+    target.close()
+
+
+def _copy(target, batch, conf):
+    """Store ``batch``: (stored, already there); note the last event."""
+    if not batch:
+        return 0, 0
+    rejected = target.record_events(batch)
+    refused = [r for r in rejected
+               if r.problem != models.Problem.DUPLICATE]
+    if refused:
+        first = refused[0]
+        sys.exit(f"the target refused {len(refused)} event(s), for "
+                 f"example {first.message_id}: {first.reason}")
+    if conf.state_file:
+        _write_state(conf.state_file, batch[-1].message_id)
+    return len(batch) - len(rejected), len(rejected)

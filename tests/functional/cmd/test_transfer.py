@@ -15,8 +15,9 @@ from tests.functional import backends, dataset
 from tests.functional.scripts import run
 
 
-@backends.requires("events:query:simple")
-class TransferScenarios:
+class CommandFiles:
+    """A directory of the test's files, and the source's config file."""
+
     def setUp(self):
         super().setUp()
         self.dir = tempfile.mkdtemp(prefix="panko_like_transfer_")
@@ -43,6 +44,9 @@ class TransferScenarios:
     def path(self, name):
         return os.path.join(self.dir, name)
 
+
+@backends.requires("events:query:simple")
+class TransferScenarios(CommandFiles):
     def test_round_trip_keeps_every_event_and_is_idempotent(self):
         events = dataset.panko_events()
         self.assertEqual([], self.conn.record_events(events))
@@ -157,3 +161,109 @@ class TransferScenarios:
 
 
 globals().update(backends.make_test_cases(TransferScenarios))
+
+
+#: The backend each source backend is migrated to in the tests.
+TARGET_OF = {"sqlite": "postgresql", "postgresql": "mysql",
+             "mysql": "mongodb", "mongodb": "postgresql"}
+
+
+@backends.requires("events:query:simple")
+class MigrateScenarios(CommandFiles):
+    def target_url(self):
+        backend = backends.BACKENDS[TARGET_OF[self.backend_name]]
+        reason = backend.unavailable()
+        if reason:
+            self.fail(f"target backend unavailable: {reason}")
+        url = backend.create()
+        self.addCleanup(backend.drop, url)
+        return url
+
+    def migrate(self, target, *args, check=True):
+        return run("panko-like-migrate", "--config-file", self.source,
+                   "--from", self.url, "--to", target, *args, check=check)
+
+    def stored(self, url):
+        conn = storage.get_connection(url, backends.make_conf(url))
+        self.addCleanup(conn.close)
+        return {e.message_id: dataset.normalized(e)
+                for e in conn.get_events(storage.EventFilter())}
+
+    def test_copies_verifies_and_runs_again(self):
+        events = dataset.panko_events()
+        self.assertEqual([], self.conn.record_events(events))
+        target = self.target_url()
+        result = self.migrate(target, "--batch-size", "64")
+        self.assertIn(f"copied {len(events)} events, 0 already",
+                      result.stderr)
+        self.assertIn("verified: every one of", result.stderr)
+        self.assertEqual({e.message_id: dataset.normalized(e)
+                          for e in events}, self.stored(target))
+        result = self.migrate(target)
+        self.assertIn(f"copied 0 events, {len(events)} already",
+                      result.stderr)
+
+    def test_resumes_after_the_event_its_state_file_names(self):
+        events = dataset.panko_events()
+        self.assertEqual([], self.conn.record_events(events))
+        order = list(self.conn.get_events(
+            storage.EventFilter(),
+            storage.Pagination(sort=[("generated", "asc"),
+                                     ("message_id", "asc")])))
+        target = self.target_url()
+        # An interrupted run committed the first 120 events and noted
+        # the last of them.
+        conn = storage.get_connection(target, backends.make_conf(target))
+        self.addCleanup(conn.close)
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(order[:120]))
+        state = self.path("migrate.state")
+        with open(state, "w") as f:
+            json.dump({"after": order[119].message_id}, f)
+        result = self.migrate(target, "--state-file", state)
+        self.assertIn(f"copied {len(events) - 120} events, 0 already",
+                      result.stderr)
+        self.assertIn("verified", result.stderr)
+        self.assertFalse(os.path.exists(state))
+        self.assertEqual(len(events), len(self.stored(target)))
+
+    def test_a_short_target_fails_verification(self):
+        # A state file from another migration: what comes before its
+        # event is never copied, and the counts say so.
+        events = dataset.panko_events()
+        self.assertEqual([], self.conn.record_events(events))
+        middle = sorted(events, key=lambda e: (e.generated,
+                                               e.message_id))[100]
+        state = self.path("other.state")
+        with open(state, "w") as f:
+            json.dump({"after": middle.message_id}, f)
+        result = self.migrate(self.target_url(), "--state-file", state,
+                              check=False)
+        self.assertEqual(1, result.returncode, result.stderr)
+        self.assertIn("verification failed", result.stderr)
+        self.assertTrue(os.path.exists(state))
+
+    def test_migrate_mistakes_are_one_line(self):
+        bad_state = self.path("bad.state")
+        with open(bad_state, "w") as f:
+            f.write("{not json")
+        closed = "postgresql+psycopg://postgres@127.0.0.1:1/none"
+        cases = [
+            (("--to", self.url), "value required for option from"),
+            (("--from", self.url, "--to", closed),
+             "cannot connect to the target storage"),
+            (("--from", self.url, "--to", self.url, "--state-file",
+              bad_state), "cannot read the state file"),
+        ]
+        for args, words in cases:
+            with self.subTest(args=args):
+                result = run("panko-like-migrate", "--config-file",
+                             self.source, *args, check=False)
+                self.assertNotEqual(0, result.returncode)
+                self.assertNotIn("Traceback", result.stderr)
+                self.assertEqual(1, len(result.stderr.strip().splitlines()),
+                                 result.stderr)
+                self.assertIn(words, result.stderr)
+
+
+globals().update(backends.make_test_cases(MigrateScenarios))
