@@ -154,6 +154,29 @@ class TestUnreachableServer(testtools.TestCase):
                 self.assertNotIn("Traceback", result.stderr)
 
 
+class TestMigrateBench(testtools.TestCase):
+    """The migration benchmark runs panko-like-migrate and reports it."""
+
+    def test_smoke_run(self):
+        result = run_tool("tools.bench_migrate", "-n", "300",
+                          "--batch-size", "64")
+        self.assertIn("sqlite -> sqlite, 300 events", result.stdout)
+        self.assertRegex(result.stdout,
+                         r"panko-like-migrate: 300 events in [0-9.]+ s "
+                         r"\([0-9,]+ events/s, counts on both sides "
+                         r"included\); peak RSS [0-9.]+ MB")
+
+    def test_unreachable_target_is_one_line(self):
+        closed = apiserver.free_port()
+        result = run_tool(
+            "tools.bench_migrate", "-n", "10", "--to",
+            f"postgresql+psycopg://postgres@127.0.0.1:{closed}/x",
+            check=False)
+        self.assertEqual(1, result.returncode)
+        self.assertIn("cannot reach the postgresql server", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
+
 class TestSQLitePath(testtools.TestCase):
     """``--url sqlite:////path --keep``: our database stays at that path
     with the newer half in it; the floor's file is gone."""
