@@ -253,13 +253,23 @@ def _connect_to(conf, url, role):
 
 
 def _read_state(path):
-    if path is None or not os.path.exists(path):
+    if path is None:
+        return None
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.access(directory, os.W_OK):
+        sys.exit(f"cannot write the state file {path}: {directory} is not "
+                 "a writable directory")
+    if not os.path.exists(path):
         return None
     try:
         with open(path, "rb") as f:
-            return orjson.loads(f.read())["after"]
+            after = orjson.loads(f.read())["after"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"cannot read the state file {path}: {exc}")
+    if not isinstance(after, str):
+        sys.exit(f"cannot read the state file {path}: \"after\" is not "
+                 "a message_id")
+    return after
 
 
 def _write_state(path, message_id):
@@ -273,9 +283,9 @@ def migrate(argv=None):
     """Copy every event from --from to --to, then verify."""
     conf = cmd.prepare(sys.argv[1:] if argv is None else argv,
                        cli_opts=MIGRATE_OPTS, description=MIGRATE_HELP)
+    after = _read_state(conf.state_file)
     source = _connect_to(conf, conf.migrate_from, "source")
     target = _connect_to(conf, conf.migrate_to, "target")
-    after = _read_state(conf.state_file)
     copied = skipped = 0
     try:
         print(f"target: {target.upgrade()}", file=sys.stderr)
@@ -304,6 +314,8 @@ def migrate(argv=None):
     except storage.StorageError as exc:
         sys.exit(f"cannot migrate ({copied} events copied before; running "
                  f"again skips them): {storage.one_line(exc)}")
+    except OSError as exc:
+        sys.exit(f"cannot write the state file {conf.state_file}: {exc}")
     print(f"copied {copied} events, {skipped} already in the target",
           file=sys.stderr)
     differ = {event_type: (count, found.get(event_type, 0))

@@ -247,6 +247,12 @@ class MigrateScenarios(CommandFiles):
         bad_state = self.path("bad.state")
         with open(bad_state, "w") as f:
             f.write("{not json")
+        number_state = self.path("number.state")
+        with open(number_state, "w") as f:
+            f.write('{"after": 5}')
+        # An event to copy, so that a state is written.
+        self.assertEqual([], self.conn.record_events(
+            dataset.panko_events()[:1]))
         closed = "postgresql+psycopg://postgres@127.0.0.1:1/none"
         cases = [
             (("--to", self.url), "value required for option from"),
@@ -254,6 +260,11 @@ class MigrateScenarios(CommandFiles):
              "cannot connect to the target storage"),
             (("--from", self.url, "--to", self.url, "--state-file",
               bad_state), "cannot read the state file"),
+            (("--from", self.url, "--to", self.url, "--state-file",
+              number_state), "is not a message_id"),
+            (("--from", self.url, "--to", self.url, "--state-file",
+              self.path("no-such-dir/state")),
+             "cannot write the state file"),
         ]
         for args, words in cases:
             with self.subTest(args=args):
