@@ -42,11 +42,17 @@ def schema_state(engine) -> str:
     names = set(sa.inspect(engine).get_table_names())
     if "alembic_version" in names and not (
             PANKO_TABLES <= names
-            and _stamped(engine) <= PANKO_ALEMBIC_REVISIONS):
+            and _panko_stamped(_stamped(engine))):
         return "alembic"
     if PANKO_TABLES <= names:
         return "panko"
     return "empty"
+
+
+def _panko_stamped(revisions: set[str]) -> bool:
+    """Whether ``revisions`` are those Panko's own scripts leave (an
+    empty version table is no one's: alembic decides)."""
+    return bool(revisions) and revisions <= PANKO_ALEMBIC_REVISIONS
 
 
 def _stamped(engine) -> set[str]:
