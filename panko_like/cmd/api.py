@@ -80,6 +80,20 @@ def _local_defaults(conf: cfg.ConfigOpts) -> None:
     )
 
 
+def _warn_unauthenticated(conf: cfg.ConfigOpts) -> None:
+    """noauth beyond loopback trusts whoever reaches the port: say so,
+    whichever file or argument chose the address."""
+    if conf.api.auth_mode == "noauth" and not _is_loopback(conf.api.host):
+        LOG.warning(
+            "[api] auth_mode is noauth and the API listens on %s: every "
+            "request is trusted with the identity its X-User-Id, "
+            "X-Project-Id and X-Roles headers claim, so anyone who "
+            "reaches this address can read and delete every project's "
+            "events. Listen on a loopback address, behind a proxy that "
+            "sets those headers itself, or use auth_mode keystone.",
+            conf.api.host)
+
+
 def _embedded(conf: cfg.ConfigOpts) -> bool:
     """True when the storage is the SQLite database in ``data_dir``."""
     return not conf.database.connection
@@ -143,6 +157,7 @@ def main(argv=None):
     _apply_command_line(conf)
     if not config_check.has_config_file(conf):
         _local_defaults(conf)
+    _warn_unauthenticated(conf)
     _check_storage(conf)
     application = _build_app(conf)
     _check_keystone(conf)

@@ -152,6 +152,30 @@ class TestConfigurationWarnings(ConfiguredServer, backends.BackendTestCase):
         self.assertIn("[DEFAULT] transport_url in", warnings[1])
 
 
+class TestNoauthBeyondLoopback(ConfiguredServer, backends.BackendTestCase):
+    """noauth on an address others reach is warned of at start, whether
+    the file or the command line chose the address."""
+
+    WARNING = "[api] auth_mode is noauth and the API listens on 0.0.0.0"
+
+    def started_logs(self, *args, **api):
+        home, path = self.config(workers=1, **api)
+        server = self.start("--config-file", path, *args, home=home)
+        self.assert_graceful_exit(server)
+        return server.logs()
+
+    def test_warned_from_the_file_and_the_command_line(self):
+        for logs in (self.started_logs(host="0.0.0.0"),
+                     self.started_logs("--host", "0.0.0.0")):
+            warnings = [line for line in logs.splitlines()
+                        if " WARNING " in line and self.WARNING in line]
+            self.assertEqual(1, len(warnings), logs)
+
+    def test_not_on_loopback(self):
+        logs = self.started_logs(host="127.0.0.1")
+        self.assertNotIn("auth_mode is noauth", logs)
+
+
 class TestGracefulShutdown(ConfiguredServer, backends.BackendTestCase):
     """SIGTERM lets the request in flight finish (SQLite suffices)."""
 
