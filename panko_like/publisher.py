@@ -119,7 +119,7 @@ def _configuration(query):
             "panko-like:// publisher: no storage given; add "
             "?connection=<storage URL, URL-encoded> or "
             "?config_file=<path>, or write /etc/panko_like/panko_like.conf")
-    findings = config_check.check(conf)
+    findings = service.check_config(conf)
     if findings.errors:
         raise ValueError(
             f"panko-like:// publisher: {'; '.join(findings.errors)}")

@@ -6,7 +6,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 import panko_like
-from panko_like import opts
+from panko_like import config_check, opts
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -73,3 +73,17 @@ def load_config(argv=None, config_files=None, cli_opts=(),
         usage=argparse.SUPPRESS if description else None,
     )
     return conf
+
+
+def check_config(conf: cfg.ConfigOpts) -> config_check.Findings:
+    """What is wrong with ``conf``: every option's value is read now, so
+    that a bad one is reported at start rather than halfway through the
+    work, then :func:`config_check.check` looks at the files."""
+    try:
+        for group, options in opts.list_opts():
+            section = conf if group == "DEFAULT" else conf[group]
+            for opt in options:
+                getattr(section, opt.dest)
+    except (cfg.Error, ValueError) as exc:
+        return config_check.Findings(errors=[str(exc)])
+    return config_check.check(conf)

@@ -5,7 +5,7 @@ import sys
 from oslo_config import cfg
 from oslo_log import log
 
-from panko_like import config_check, opts, service
+from panko_like import service
 from panko_like import storage as storage_api  # cmd.storage shadows it
 
 LOG = log.getLogger(__name__)
@@ -21,15 +21,9 @@ def prepare(argv, **kwargs) -> cfg.ConfigOpts:
     """
     try:
         conf = service.prepare_service(argv, **kwargs)
-        # Parse every option now, so a bad value is reported at start
-        # rather than as a traceback halfway through the work.
-        for group, options in opts.list_opts():
-            section = conf if group == "DEFAULT" else conf[group]
-            for opt in options:
-                getattr(section, opt.dest)
     except (cfg.Error, ValueError) as exc:
         sys.exit(f"configuration error: {exc}")
-    findings = config_check.check(conf)
+    findings = service.check_config(conf)
     if findings.errors:
         sys.exit(f"configuration error: {'; '.join(findings.errors)}")
     for warning in findings.warnings:

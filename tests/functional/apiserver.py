@@ -17,6 +17,19 @@ BIN = os.path.join(os.path.dirname(sys.executable), "panko-like-api")
 #: noauth identity of an admin of project "p-admin".
 ADMIN = {"X-User-Id": "u-admin", "X-Project-Id": "p-admin",
          "X-Roles": "admin"}
+#: A Keystone nobody answers at, closed loopback port.
+UNREACHABLE_KEYSTONE = "http://127.0.0.1:9/v3"
+#: keystone mode's [keystone_authtoken], pointing at that Keystone: a
+#: request without a token is refused without it being asked.
+KEYSTONE_AUTHTOKEN = {
+    "auth_type": "password",
+    "auth_url": UNREACHABLE_KEYSTONE,
+    "www_authenticate_uri": UNREACHABLE_KEYSTONE,
+    "username": "panko", "password": "secret",
+    "project_name": "service",
+    "user_domain_name": "Default",
+    "project_domain_name": "Default",
+}
 
 
 def free_port() -> int:

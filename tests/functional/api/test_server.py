@@ -228,22 +228,14 @@ class TestKeystoneProcess(ConfiguredServer, backends.BackendTestCase):
 
     def test_requests_without_a_token_are_refused(self):
         home, path = self.config(
-            {"keystone_authtoken": {
-                "auth_type": "password",
-                "auth_url": "http://127.0.0.1:9/v3",
-                "www_authenticate_uri": "http://127.0.0.1:9/v3",
-                "username": "panko", "password": "secret",
-                "project_name": "service",
-                "user_domain_name": "Default",
-                "project_domain_name": "Default",
-            }},
+            {"keystone_authtoken": apiserver.KEYSTONE_AUTHTOKEN},
             auth_mode="keystone", workers=1,
         )
         server = self.start("--config-file", path, home=home)
         for headers in ({}, apiserver.ADMIN):
             answer = server.request("GET", "/v2/events", headers=headers)
             self.assertEqual(401, answer.status, answer.body)
-            self.assertIn("http://127.0.0.1:9/v3",
+            self.assertIn(apiserver.UNREACHABLE_KEYSTONE,
                           answer.headers["WWW-Authenticate"])
             self.assertEqual("Client",
                              answer.json()["error_message"]["faultcode"])

@@ -170,13 +170,7 @@ class TestSlowClients(ServingCase):
     def test_slow_body_in_keystone_mode(self):
         """auth_token reads the body first: it still holds no thread."""
         server = self.serve(
-            {"keystone_authtoken": {
-                "auth_type": "password",
-                "auth_url": "http://127.0.0.1:9/v3",
-                "www_authenticate_uri": "http://127.0.0.1:9/v3",
-                "username": "panko", "password": "secret",
-                "project_name": "service",
-            }},
+            {"keystone_authtoken": apiserver.KEYSTONE_AUTHTOKEN},
             auth_mode="keystone",
         )
         sock = self.connect(server)

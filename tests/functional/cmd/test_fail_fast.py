@@ -47,6 +47,11 @@ class FailFastTestCase(unittest.TestCase):
     def admin_url(self):
         return backends.BACKENDS[self.backend_name].admin_url()
 
+    def url(self, **parts):
+        """The administrative URL with ``parts`` replaced."""
+        return sa.engine.make_url(self.admin_url()).set(
+            **parts).render_as_string(hide_password=False)
+
     def config(self, url, **database):
         path = os.path.join(self.dir, "panko_like.conf")
         lines = ["[database]", f"connection = {url}"]
@@ -79,10 +84,6 @@ class FailFastTestCase(unittest.TestCase):
 
 class PostgreSQLFailFast(FailFastTestCase):
     backend_name = "postgresql"
-
-    def url(self, **parts):
-        return sa.engine.make_url(self.admin_url()).set(
-            **parts).render_as_string(hide_password=False)
 
     def test_unknown_role(self):
         result, elapsed = self.dbsync(
@@ -138,10 +139,6 @@ class PostgreSQLFailFast(FailFastTestCase):
 
 class MySQLFailFast(FailFastTestCase):
     backend_name = "mysql"
-
-    def url(self, **parts):
-        return sa.engine.make_url(self.admin_url()).set(
-            **parts).render_as_string(hide_password=False)
 
     def test_access_denied(self):
         result, elapsed = self.dbsync(

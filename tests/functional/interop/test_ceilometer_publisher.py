@@ -95,6 +95,8 @@ class PublisherScenarios:
     def test_mistakes_refused_when_the_pipeline_loads(self):
         typo = self.config_file(f"[database]\nconection = {self.url}\n")
         directory = os.path.dirname(typo)
+        bad_value = self.config_file(
+            f"[database]\nconnection = {self.url}\nmax_retries = many\n")
         cases = [
             ("conection=x", "unknown parameter(s) 'conection'"),
             (urllib.parse.urlencode({"config_file": typo}),
@@ -102,6 +104,8 @@ class PublisherScenarios:
             (urllib.parse.urlencode(
                 {"config_file": os.path.join(directory, "missing.conf")}),
              "missing.conf"),
+            (urllib.parse.urlencode({"config_file": bad_value}),
+             "max_retries"),
             ("connection", "cannot read the query"),
             ("=", "unknown parameter(s) ''"),
         ]
