@@ -30,6 +30,7 @@ NAMESPACES = (
     "oslo.middleware.http_proxy_to_wsgi",
     "oslo.middleware.healthcheck",
     "keystonemiddleware.auth_token",
+    "oslo.messaging",
 )
 
 #: The group of keystonemiddleware, whose options also depend on the

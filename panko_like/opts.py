@@ -4,7 +4,7 @@ Each option is declared by the module that reads it; this module only
 lists them, and imports nothing that imports it.
 """
 
-from panko_like import api, storage
+from panko_like import api, listener, storage
 from panko_like.api import healthcheck, server, worker
 from panko_like.storage.sqlalchemy import engine, partitions, sqlite, urls
 
@@ -22,4 +22,5 @@ def list_opts():
         ]),
         ("api", [*api.OPTS, *server.OPTS, *worker.OPTS,
                  *healthcheck.OPTS]),
+        ("listener", list(listener.OPTS)),
     ]

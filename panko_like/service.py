@@ -59,6 +59,8 @@ def load_config(argv=None, config_files=None, cli_opts=(),
             "alembic=WARN",
             # waitress warns of every request that waits for a thread.
             "waitress.queue=ERROR",
+            # Which backend oslo.messaging's oslo.service loaded.
+            "oslo_service.backend=WARN",
         ],
     )
     register_opts(conf)

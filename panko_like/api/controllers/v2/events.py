@@ -203,7 +203,7 @@ def _read_events(api, data):
             events.append(event_from_json(item))
         except models.InvalidEvent as exc:
             rejected.append(models.Rejected(
-                _message_id_of(item), exc.problem, exc.reason))
+                message_id_of(item), exc.problem, exc.reason))
     return len(body), events, rejected
 
 
@@ -233,7 +233,7 @@ def _ingest_answer(response, total, rejected):
     )
 
 
-def _message_id_of(item):
+def message_id_of(item):
     if isinstance(item, dict) and isinstance(item.get("message_id"), str):
         return item["message_id"]
     return None
