@@ -47,7 +47,8 @@ DEFAULT_TRAITS = {
     "request_id": {"fields": "ctxt.request_id"},
     "project_id": {"fields": ["payload.tenant_id", "ctxt.project_id"]},
     "tenant_id": {"fields": ["payload.tenant_id", "ctxt.project_id"]},
-    "user_id": {"fields": ["payload.user_id", "ctxt.user_id"]},
+    # oslo.context writes the user's id as "user".
+    "user_id": {"fields": ["payload.user_id", "ctxt.user_id", "ctxt.user"]},
 }
 
 
@@ -204,7 +205,10 @@ class Converter:
             (d for d in self.definitions if d.covers(event_type)), None)
         if definition is None:
             return None
-        body = dict(notification, priority=priority)
+        context = notification.get("ctxt")
+        if hasattr(context, "to_dict"):  # oslo.messaging's RpcContext
+            context = context.to_dict()
+        body = dict(notification, priority=priority, ctxt=context or {})
         raw = body if priority in self.raw_priorities else {}
         return models.Event(message_id, event_type, generated,
                             definition.traits(body), raw)
