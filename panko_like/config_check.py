@@ -15,6 +15,7 @@ import difflib
 import glob
 import importlib.metadata
 import os
+import warnings
 
 from oslo_config import cfg, iniparser
 
@@ -155,7 +156,14 @@ class Known:
             if point.name not in NAMESPACES:
                 continue
             try:
-                listed = point.load()()
+                with warnings.catch_warnings():
+                    # oslo.messaging's import loads eventlet, which
+                    # warns that it is deprecated: not the operator's
+                    # concern, and not on a command's standard error.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    warnings.filterwarnings(
+                        "ignore", message=r"\s*Eventlet is deprecated")
+                    listed = point.load()()
             except Exception:  # a library missing: its options unknown
                 continue
             for group, options in listed:

@@ -87,6 +87,11 @@ class TraitRule:
             raise DefinitionError(
                 f"{where}: trait {name!r} needs fields: a JSONPath or a "
                 "list of them")
+        try:
+            models.check_name(name, "trait name",
+                              models.MAX_TRAIT_NAME_LENGTH)
+        except models.InvalidEvent as exc:
+            raise DefinitionError(f"{where}: {exc}") from None
         self.name = name
         self.dtype = TYPES[type_name]
         self.paths = [_compile(path, f"{where}: trait {name!r}")
@@ -99,8 +104,11 @@ class TraitRule:
         if value is None or (value == "" and self.dtype != models.TEXT_TYPE):
             return None
         try:
-            return models.Trait(self.name, self.dtype,
-                                _convert(self.dtype, value))
+            # Then as the storage takes it (length, range, NUL...): a
+            # value it would refuse leaves the trait out, not the event.
+            value = models.convert_value(self.dtype,
+                                         _convert(self.dtype, value))
+            return models.Trait(self.name, self.dtype, value)
         except (ValueError, TypeError, OverflowError) as exc:
             LOG.warning("Trait %s of %s left out: %r does not fit its "
                         "type (%s)", self.name, body.get("event_type"),

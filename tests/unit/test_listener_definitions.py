@@ -183,8 +183,11 @@ class TestConverter(unittest.TestCase):
             ({"i": "", "f": "", "d": "", "t": ""}, {"t": ""}),
             ({"i": True, "f": 2, "d": 5, "t": [1, {"a": None}]},
              {"i": 1, "f": 2.0, "t": '[1,{"a":null}]'}),
-            ({"i": "99999999999999999999999"},
-             {"i": 99999999999999999999999}),
+            # What the storage would refuse leaves the trait out too.
+            ({"i": "99999999999999999999999", "t": "x" * 5000,
+              "f": "nan"}, {}),
+            ({"t": "a\x00b", "i": "12345678901234"},
+             {"i": 12345678901234}),
         ]
         for payload, want in cases:
             with self.subTest(payload=payload):
@@ -256,6 +259,8 @@ class TestBadDefinitions(unittest.TestCase):
              "trait 'x' has unknown keys size"),
             ("- event_type: a\n  traits:\n    x: 5\n",
              "trait 'x' must be a mapping"),
+            (f"- event_type: a\n  traits:\n    {'n' * 300}: p.x\n",
+             "trait name longer than"),
         ]
         for text, words in cases:
             with self.subTest(text=text):

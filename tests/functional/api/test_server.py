@@ -133,7 +133,10 @@ class TestConfigurationWarnings(ConfiguredServer, backends.BackendTestCase):
 
     def test_unknown_options_are_named(self):
         home, path = self.config({
-            "DEFAULT": {"debug": "false", "transport_url": "rabbit://h/"},
+            # transport_url is oslo.messaging's (the listener's bus);
+            # api_paste_config was Panko's own.
+            "DEFAULT": {"debug": "false", "transport_url": "rabbit://h/",
+                        "api_paste_config": "/etc/panko/api_paste.ini"},
             "oslo_policy": {"enforce_new_defaults": "true"},
             "keystone_authtoken": {"auth_type": "password",
                                    "username": "panko",
@@ -149,7 +152,7 @@ class TestConfigurationWarnings(ConfiguredServer, backends.BackendTestCase):
         self.assertEqual(2, len(warnings), server.logs())
         self.assertIn("[api] wrokers in", warnings[0])
         self.assertIn("did you mean workers?", warnings[0])
-        self.assertIn("[DEFAULT] transport_url in", warnings[1])
+        self.assertIn("[DEFAULT] api_paste_config in", warnings[1])
 
 
 class TestNoauthBeyondLoopback(ConfiguredServer, backends.BackendTestCase):

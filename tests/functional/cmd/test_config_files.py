@@ -70,6 +70,7 @@ class TestConfigFiles(unittest.TestCase):
             f"[database]\nconnection = {self.url}\n"
             "event_time_to_life = 60\n"
             "[DEFAULT]\ndebug = false\ntransport_url = rabbit://h/\n"
+            "api_paste_config = /etc/panko/api_paste.ini\n"
             "[apii]\nworkers = 2\n"
             "[oslo_policy]\nenforce_new_defaults = true\n"
             "[keystone_authtoken]\nauth_type = password\n"
@@ -84,7 +85,7 @@ class TestConfigFiles(unittest.TestCase):
                 "[database] event_time_to_life in "
                 f"{path} is not an option (did you mean "
                 "event_time_to_live?): ignored",
-                "[DEFAULT] transport_url in",
+                "[DEFAULT] api_paste_config in",
                 "[apii] in "), strict=True):
             self.assertIn(fragment, warning)
         self.assertTrue(os.path.exists(self.url[len("sqlite:///"):]))
