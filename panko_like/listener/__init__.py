@@ -89,3 +89,7 @@ OPTS = [
         "payload.",
     ),
 ]
+
+#: The priorities of oslo.messaging a worker consumes: it has a queue
+#: ``<topic>.<priority>`` for each of them.
+PRIORITIES = ("audit", "critical", "debug", "error", "info", "sample", "warn")

@@ -7,15 +7,12 @@ import time
 
 from oslo_log import log
 
-from panko_like import storage
+from panko_like import listener, storage
 from panko_like.api.controllers.v2 import events as event_json
 from panko_like.listener.bus import oslo_messaging
 from panko_like.storage import models
 
 LOG = log.getLogger(__name__)
-
-#: The priorities of oslo.messaging a worker consumes.
-PRIORITIES = ("audit", "critical", "debug", "error", "info", "sample", "warn")
 
 
 class Endpoint:
@@ -31,7 +28,7 @@ class Endpoint:
         self.converter = converter
         self._conn = None
         self._lock = threading.Lock()
-        for priority in PRIORITIES:
+        for priority in listener.PRIORITIES:
             setattr(self, priority, self._handler(priority))
 
     def _handler(self, priority):

@@ -21,8 +21,8 @@ import uuid
 import kombu
 from oslo_config import cfg
 
+from panko_like.listener import PRIORITIES
 from panko_like.listener.bus import oslo_messaging
-from panko_like.listener.endpoint import PRIORITIES
 from tests.functional.scripts import BIN
 
 ENV = "PANKO_LIKE_TEST_RABBIT_URL"

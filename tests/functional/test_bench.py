@@ -324,8 +324,10 @@ class TestWorkloadOrder(testtools.TestCase):
                 self.assertNotIn("Traceback", result.stderr)
 
 
-#: What the tools may import of panko_like: the storage API and models.
-PUBLIC = ("panko_like.storage", "panko_like.storage.models")
+#: What the tools may import of panko_like: the storage API and models,
+#: and the listener's priorities (the names of its queues).
+PUBLIC = ("panko_like.storage", "panko_like.storage.models",
+          "panko_like.listener")
 
 
 def _tool_sources():
