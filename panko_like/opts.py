@@ -5,7 +5,7 @@ lists them, and imports nothing that imports it.
 """
 
 from panko_like import api, listener, storage
-from panko_like.api import healthcheck, server, worker
+from panko_like.api import healthcheck, server, tokens, worker
 from panko_like.storage.sqlalchemy import engine, partitions, sqlite, urls
 
 
@@ -20,7 +20,7 @@ def list_opts():
             *engine.OPTS,
             *urls.OPTS,
         ]),
-        ("api", [*api.OPTS, *server.OPTS, *worker.OPTS,
+        ("api", [*api.OPTS, *tokens.OPTS, *server.OPTS, *worker.OPTS,
                  *healthcheck.OPTS]),
         ("listener", list(listener.OPTS)),
     ]

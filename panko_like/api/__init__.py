@@ -9,6 +9,9 @@ OPTS = [
         choices=[
             ("keystone", "Keystone tokens, checked by keystonemiddleware's "
              "auth_token ([keystone_authtoken] options)."),
+            ("token", "Bearer tokens (X-Auth-Token or Authorization: "
+             "Bearer) checked against token_file, managed with "
+             "panko-like-token: for deployments without Keystone."),
             ("noauth", "Trust the X-User-Id, X-Project-Id and X-Roles "
              "headers: for tests and setups behind a trusted proxy."),
         ],

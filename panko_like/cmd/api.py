@@ -90,7 +90,8 @@ def _warn_unauthenticated(conf: cfg.ConfigOpts) -> None:
             "X-Project-Id and X-Roles headers claim, so anyone who "
             "reaches this address can read and delete every project's "
             "events. Listen on a loopback address, behind a proxy that "
-            "sets those headers itself, or use auth_mode keystone.",
+            "sets those headers itself, or use auth_mode keystone or "
+            "token.",
             conf.api.host)
 
 
