@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 from panko_like import service
-from panko_like.cmd import api, storage
+from panko_like.cmd import api, listener, storage, token
 
 BIN = os.path.dirname(sys.executable)
 
@@ -16,6 +16,8 @@ COMMANDS = {
     "panko-like-dbsync": storage.DBSYNC_HELP,
     "panko-like-expirer": storage.EXPIRER_HELP,
     "panko-like-api": api.HELP,
+    "panko-like-listener": listener.LISTENER_HELP,
+    "panko-like-token": token.HELP,
 }
 
 
