@@ -25,8 +25,11 @@ an error status or a refused connection is a failure (exit status 1).
 
 import argparse
 import datetime
+import hashlib
 import http.client
 import json
+import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -62,6 +65,44 @@ ADMIN = {"X-User-Id": "bench-admin", "X-Project-Id": "bench-admin-project",
 ALL_TENANTS = "q.field=all_tenants&q.op=eq&q.value=True"
 #: Non-admin identities whose pages are checked.
 MEMBERS = 20
+
+
+class Credentials:
+    """What a request sends to say who it is: the identity headers
+    (noauth), or with ``--auth token`` a bearer token of that identity,
+    from a token file written in the format ``panko-like-token`` writes
+    (its id, the SHA-256 of the whole token, the identity)."""
+
+    def __init__(self):
+        self.tokens = None
+        self.path = None
+
+    def use_tokens(self, directory, identities):
+        self.tokens = {}
+        entries = []
+        for headers in identities:
+            key = (headers["X-User-Id"], headers["X-Project-Id"],
+                   headers["X-Roles"])
+            token = f"{secrets.token_hex(6)}.{secrets.token_urlsafe(32)}"
+            self.tokens[key] = token
+            entries.append({
+                "id": token.partition(".")[0],
+                "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                "user_id": key[0], "project_id": key[1],
+                "roles": key[2].split(",")})
+        self.path = os.path.join(directory, "tokens.json")
+        with open(self.path, "w") as f:
+            json.dump({"tokens": entries}, f)
+
+    def __call__(self, headers):
+        if self.tokens is None:
+            return headers
+        return {"X-Auth-Token": self.tokens[(
+            headers["X-User-Id"], headers["X-Project-Id"],
+            headers["X-Roles"])]}
+
+
+CREDENTIALS = Credentials()
 
 
 # What the answers must be
@@ -166,11 +207,15 @@ def _post_check(count):
 
 
 def admin_pages(expected):
-    return [("GET", f"/v2/events?{ALL_TENANTS}&limit={PAGE}", ADMIN,
-             None, _ids_check(expected.first.ids()))]
+    return [("GET", f"/v2/events?{ALL_TENANTS}&limit={PAGE}",
+             CREDENTIALS(ADMIN), None, _ids_check(expected.first.ids()))]
 
 
 def _member(user, project):
+    return CREDENTIALS(_member_headers(user, project))
+
+
+def _member_headers(user, project):
     return {"X-User-Id": user, "X-Project-Id": project,
             "X-Roles": "member"}
 
@@ -194,7 +239,7 @@ def show_requests(events):
 
 def newest_pages(expected):
     return [("GET", f"/v2/events?{ALL_TENANTS}&limit={PAGE}"
-             "&sort=generated:desc", ADMIN, None,
+             "&sort=generated:desc", CREDENTIALS(ADMIN), None,
              _ids_check(expected.newest.ids()))]
 
 
@@ -207,7 +252,7 @@ def ingest(server, workload, expected, args):
     for batch in workload.events(args.events, args.batch_size):
         expected.add(batch)
         body = json.dumps([event_json(e) for e in batch]).encode()
-        batches.append(("POST", "/v2/events", ADMIN, body,
+        batches.append(("POST", "/v2/events", CREDENTIALS(ADMIN), body,
                         _post_check(len(batch))))
     shares = [batches[i::args.clients] for i in range(args.clients)]
     figures, failures, _ = run_clients(server, shares)
@@ -292,7 +337,7 @@ def stream(server, expected, args):
     first_page = expected.first.ids()
     try:
         connection.request("GET", f"/v2/events?{ALL_TENANTS}&limit={limit}",
-                           headers=ADMIN)
+                           headers=CREDENTIALS(ADMIN))
         response = connection.getresponse()
         if response.status != 200:
             failures.append(f"stream: status {response.status}")
@@ -391,6 +436,11 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=1,
                         help="workload seed (default 1)")
     cli.add_order_argument(parser)
+    parser.add_argument("--auth", choices=("noauth", "token"),
+                        default="noauth",
+                        help="noauth (default): identity headers; token: "
+                        "the server in auth_mode token, each identity "
+                        "sending a bearer token of its own")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the figures as JSON here")
     return parser.parse_args(argv)
@@ -402,7 +452,8 @@ def main(argv=None):
     workload = Workload(args.seed, args.order)
     expected = Expected(workload, samples=max(1, args.events // 200))
     place = scratch.make_scratch(args.url)
-    result = {"backend": place.backend, "events": args.events,
+    result = {"backend": place.backend, "auth": args.auth,
+              "events": args.events,
               "batch_size": args.batch_size, "workers": args.workers,
               "clients": args.clients, "seed": args.seed,
               "order": args.order,
@@ -435,7 +486,17 @@ def _run(args, workload, expected, place, directory, result):
     conn.close()
     max_limit = max(args.stream_events, PAGE)
     failures = []
-    server = Server(url, args.workers, max_limit, directory, args.threads)
+    token_file = None
+    if args.auth == "token":
+        # Every identity the requests use: the admin, and each user of
+        # the workload in the project the workload gives it.
+        users = workload.users
+        CREDENTIALS.use_tokens(directory, [ADMIN] + [
+            _member_headers(user, workload.projects[i % len(
+                workload.projects)]) for i, user in enumerate(users)])
+        token_file = CREDENTIALS.path
+    server = Server(url, args.workers, max_limit, directory, args.threads,
+                    token_file)
     server.start()
     try:
         say(f"panko-like-api on port {server.port}, {args.workers} "
@@ -450,7 +511,8 @@ def _run(args, workload, expected, place, directory, result):
     finally:
         server.stop()
     # A fresh server: the workers' high-water mark is the stream's own.
-    server = Server(url, args.workers, max_limit, directory, args.threads)
+    server = Server(url, args.workers, max_limit, directory, args.threads,
+                    token_file)
     server.start()
     try:
         result["stream"], failed = stream(server, expected, args)

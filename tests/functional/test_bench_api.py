@@ -115,3 +115,24 @@ class TestChecks(testtools.TestCase):
             io.BytesIO(b"[]"))))
         cut = api_http.iter_json_array(io.BytesIO(data[:-40]), size=64)
         self.assertRaises(ValueError, list, cut)
+
+
+class TestBenchAPIWithTokens(testtools.TestCase):
+    """``--auth token``: the same run, every request with a bearer token
+    of its identity, every answer still checked (a token the server did
+    not know would be a 401, counted as a failure)."""
+
+    def test_smoke_run_with_tokens(self):
+        out = json_path(self, "bench-api-token.json")
+        result = run_tool("tools.bench_api", "--url", "sqlite://",
+                          "-n", "400", "--batch-size", "200",
+                          "--seconds", "0.3", "--rounds", "1",
+                          "--stream-events", "300", "--auth", "token",
+                          "--json", out, timeout=600)
+        self.assertIn("every answer checked: OK", result.stdout)
+        with open(out) as f:
+            figures = json.load(f)
+        self.assertEqual(("token", []), (figures["auth"],
+                                         figures["failures"]))
+        self.assertGreater(
+            figures["queries"]["event_by_id"]["requests"], 0)

@@ -30,15 +30,18 @@ def _api_command():
 class Server:
     """``panko-like-api`` in a subprocess, with its own config file."""
 
-    def __init__(self, url, workers, max_limit, directory, threads=None):
+    def __init__(self, url, workers, max_limit, directory, threads=None,
+                 token_file=None):
         self.port = _free_port()
+        auth = (f"auth_mode = token\ntoken_file = {token_file}\n"
+                if token_file else "auth_mode = noauth\n")
         self.directory = directory
         self.config = os.path.join(directory, "panko_like.conf")
         with open(self.config, "w") as f:
             f.write(f"[database]\nconnection = {url}\n"
                     f"partition_days = {PARTITION_DAYS}\n"
                     f"event_time_to_live = {time_to_live()}\n"
-                    f"[api]\nauth_mode = noauth\nworkers = {workers}\n"
+                    f"[api]\n{auth}workers = {workers}\n"
                     f"max_limit = {max_limit}\n"
                     # A sync worker is killed when one request outlasts
                     # this, and a long stream on a busy machine may.
