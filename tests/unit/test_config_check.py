@@ -111,11 +111,22 @@ class TestCheck(unittest.TestCase):
 
     def test_unknown_section_is_a_warning(self):
         found = self.check(DATABASE + "[apii]\nworkers = 2\n"
-                           "[oslo_messaging_rabbit]\nx = 1\n")
+                           "[service_credentials]\nx = 1\n")
         self.assertEqual([], found.errors)
         self.assertEqual(2, len(found.warnings), found)
         self.assertIn("did you mean [api]?", found.warnings[0])
-        self.assertIn("[oslo_messaging_rabbit] in ", found.warnings[1])
+        self.assertIn("[service_credentials] in ", found.warnings[1])
+
+    def test_the_bus_options_are_known(self):
+        # oslo.messaging's, which panko-like-listener reads.
+        found = self.check(DATABASE + "[DEFAULT]\ntransport_url = "
+                           "rabbit://u:p@h:5672/\n[oslo_messaging_rabbit]\n"
+                           "heartbeat_timeout_threshold = 30\n"
+                           "rabbit_quorum_queu = true\n[listener]\n"
+                           "topics = event\n")
+        (warning,) = found.warnings
+        self.assertIn("[oslo_messaging_rabbit] rabbit_quorum_queu", warning)
+        self.assertIn("did you mean rabbit_quorum_queue?", warning)
 
     def test_libraries_groups_are_known(self):
         self.assertEqual(config_check.Findings(),
