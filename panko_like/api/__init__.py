@@ -29,7 +29,8 @@ OPTS = [
         default=10000,
         min=1,
         help="The largest number of events one GET /v2/events returns; "
-        "a larger limit is lowered to this.",
+        "a larger limit is lowered to this, and the answer says so in "
+        "its X-Limit-Lowered-To header.",
     ),
     cfg.IntOpt(
         "max_request_body_size",
@@ -46,6 +47,47 @@ OPTS = [
         max=1000000,
         help="Most events one POST /v2/events may carry; more are "
         "refused with 413.",
+    ),
+    cfg.IntOpt(
+        "max_traits_per_event",
+        default=1000,
+        min=1,
+        max=100000,
+        help="Most traits one posted event may carry; an event with more "
+        "is refused (400, the event named in \"rejected\").",
+    ),
+    cfg.IntOpt(
+        "max_trait_name_length",
+        default=255,
+        min=1,
+        max=255,
+        help="Longest trait name, in characters, of a posted event "
+        "(the storage keeps 255 at most).",
+    ),
+    cfg.IntOpt(
+        "max_text_length",
+        default=4096,
+        min=1,
+        max=4096,
+        help="Longest text trait value, in characters, of a posted "
+        "event (the storage keeps 4096 at most).",
+    ),
+    cfg.IntOpt(
+        "max_raw_size",
+        default=1024 * 1024,
+        min=2,
+        max=1024 * 1024,
+        help="Largest raw payload of a posted event, in bytes of compact "
+        "JSON (the storage keeps 1 MiB at most); its nesting is bounded "
+        "by [database] max_raw_depth.",
+    ),
+    cfg.IntOpt(
+        "max_query_filters",
+        default=32,
+        min=1,
+        max=1000,
+        help="Most q filters one GET /v2/events may give (query string "
+        "and body together); more is a 400.",
     ),
     cfg.FloatOpt(
         "storage_timeout",

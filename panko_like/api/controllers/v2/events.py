@@ -81,12 +81,16 @@ def index(request, response):
     conn = request.storage_holder.get()
     try:
         # Streamed: an answer of 100,000 events is never held whole.
-        return streaming.json_list(
+        answer = streaming.json_list(
             conn.get_events(event_filter, pagination),
             encode_event,
         )
     except storage.InvalidMarker:
         raise errors.BadRequest(f"Marker {pagination.marker} not found.")
+    lowered = query.lowered_limit(args, request.conf)
+    if lowered is not None:
+        answer.headers["X-Limit-Lowered-To"] = str(lowered)
+    return answer
 
 
 def _all_tenants(request):
@@ -200,11 +204,46 @@ def _read_events(api, data):
     events, rejected = [], []
     for item in body:
         try:
-            events.append(event_from_json(item))
+            event = event_from_json(item)
+            _check_limits(event, item, api)
+            events.append(event)
         except models.InvalidEvent as exc:
             rejected.append(models.Rejected(
                 message_id_of(item), exc.problem, exc.reason))
     return len(body), events, rejected
+
+
+def _too_large(reason, option):
+    return models.InvalidEvent(models.Problem.TOO_LARGE,
+                               f"{reason} ([api] {option})")
+
+
+def _check_limits(event, item, api):
+    """Refuse ``event`` (read from ``item``) over the API's limits, the
+    limit named in the reason."""
+    if len(event.traits) > api.max_traits_per_event:
+        raise _too_large(f"{len(event.traits)} traits; at most "
+                         f"{api.max_traits_per_event}",
+                         "max_traits_per_event")
+    for trait in event.traits:
+        if len(trait.name) > api.max_trait_name_length:
+            raise _too_large(f"trait name {trait.name[:40]!r}... longer "
+                             f"than {api.max_trait_name_length} characters",
+                             "max_trait_name_length")
+        if (trait.value.__class__ is str
+                and len(trait.value) > api.max_text_length):
+            raise _too_large(f"trait {trait.name!r}: text value longer "
+                             f"than {api.max_text_length} characters",
+                             "max_text_length")
+    raw = item.get("raw")
+    if raw:
+        try:
+            size = len(orjson.dumps(raw))
+        except TypeError:
+            return  # not orjson's to write: the storage's checks decide
+        if size > api.max_raw_size:
+            raise _too_large(f"raw payload of {size} bytes; at most "
+                             f"{api.max_raw_size}", "max_raw_size")
 
 
 def _ingest_answer(response, total, rejected):

@@ -79,6 +79,11 @@ def list_arguments(request):
         parsed = parse_json(body)
         errors.check_text(parsed)
         _merge_body(args, parsed)
+    most = request.conf.api.max_query_filters
+    if len(args["q"]) > most:
+        raise errors.BadRequest(
+            f"{len(args['q'])} filters; at most {most} are accepted "
+            "([api] max_query_filters).")
     return args
 
 
@@ -176,6 +181,15 @@ def pagination(args, conf):
         marker=args["marker"],
         sort=[_sort_item(item) for item in args["sort"]],
     )
+
+
+def lowered_limit(args, conf):
+    """``[api] max_limit`` when the request asked for more, else None."""
+    try:
+        asked = int((args["limit"] or "").strip())
+    except ValueError:
+        return None
+    return conf.api.max_limit if asked > conf.api.max_limit else None
 
 
 def _limit(value, conf):
