@@ -23,7 +23,7 @@ from oslo_middleware.healthcheck import Healthcheck
 from oslo_middleware.healthcheck import opts as healthcheck_opts
 from oslo_policy import _checks as policy_checks
 
-from panko_like.api import auth, errors, healthcheck, hooks, policies
+from panko_like.api import auth, errors, healthcheck, hooks, openapi, policies
 from panko_like.api.controllers import root
 
 LOG = log.getLogger(__name__)
@@ -69,6 +69,7 @@ def setup_app(conf):
         versions=errors.ErrorMiddleware(pecan_app, conf),
         health=_healthcheck(conf, holder),
         api=api,
+        openapi=openapi.Document(conf),
     )
     app = request_id.RequestId(_RequestLog(app))
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
@@ -154,12 +155,14 @@ class _RetryAfter:
 
 
 class _Dispatcher:
-    """Send ``/`` and ``/healthcheck`` around the authentication."""
+    """Send ``/``, ``/healthcheck`` and the OpenAPI document around the
+    authentication."""
 
-    def __init__(self, versions, health, api):
+    def __init__(self, versions, health, api, openapi):
         self.versions = versions
         self.health = health
         self.api = api
+        self.openapi = openapi
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "").rstrip("/")
@@ -167,6 +170,8 @@ class _Dispatcher:
             return self.versions(environ, start_response)
         if path == "/healthcheck":
             return self.health(environ, start_response)
+        if path == openapi.PATH:
+            return self.openapi(environ, start_response)
         return self.api(environ, start_response)
 
 

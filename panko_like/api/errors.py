@@ -166,6 +166,7 @@ class ErrorMiddleware:
         request = webob.Request(environ)
         try:
             _check_url(environ)
+            _refuse_forms(environ)
             _take_body(request, self.conf.api.max_request_body_size)
             response = request.get_response(self.app)
         except Exception as exc:  # noqa: BLE001 - the one catch-all
@@ -216,6 +217,17 @@ def _check_url(environ):
         raise BadRequest("The request URL is not valid UTF-8.")
     if "\x00" in path or any("\x00" in k + v for k, v in query):
         raise BadRequest("The request URL contains a NUL character.")
+
+
+def _refuse_forms(environ):
+    """A multipart body is never this API's (it takes JSON), and the
+    layers below would parse it as a form, failing on a malformed one:
+    refused here, whatever the method."""
+    if environ.get("CONTENT_TYPE", "").lower().lstrip().startswith(
+            "multipart/"):
+        raise UnsupportedMediaType(
+            "Multipart bodies are not accepted; send JSON (Content-Type: "
+            "application/json).")
 
 
 def check_text(value, what="The request body"):

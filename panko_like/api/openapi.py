@@ -1,0 +1,341 @@
+"""The OpenAPI 3.1 document of the API, served at ``/v2/openapi.json``.
+
+It is built from the code it describes: the paths and methods from the
+v2 router's own table (:data:`root.ROUTES`, every route needing an
+operation here and nothing else), the listing's parameters from the
+query reader's names, and the trait types, operators and limits from
+the modules and options that enforce them. What only prose can say
+(which status each operation answers, and why) is written here, and the
+functional tests run schemathesis against a live server with it.
+"""
+
+import json
+
+import webob
+
+import panko_like
+from panko_like.api import errors
+from panko_like.api.controllers.v2 import query
+from panko_like.api.controllers.v2 import root as v2_root
+from panko_like.storage import models
+
+PATH = "/v2/openapi.json"
+
+_TEXT = {"type": "string"}
+_ANY = {}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema):
+    return {"application/json": {"schema": schema}}
+
+
+def _error(description):
+    return {"description": description, "content": _json(_ref("Error"))}
+
+
+#: The answers every authenticated v2 operation may give.
+_COMMON = {
+    "401": _error("No identity, or (token and keystone modes) a missing, "
+                  "invalid or revoked token; or, for an admin-only "
+                  "operation, a caller who is not an admin."),
+    "403": _error("The policy refuses the caller."),
+    "415": _error("A multipart body (the API takes JSON)."),
+    "503": _error("The storage did not answer within [api] "
+                  "storage_timeout (with a Retry-After header)."),
+}
+
+
+def _operation(summary, responses, parameters=(), body=None,
+               policy=None):
+    answers = dict(_COMMON)
+    answers.update(responses)
+    operation = {"summary": summary, "responses": answers}
+    if policy:
+        operation["description"] = f"Policy: ``{policy}``."
+    if parameters:
+        operation["parameters"] = list(parameters)
+    if body:
+        operation["requestBody"] = body
+    return operation
+
+
+def _path_parameter(name, description):
+    return {"name": name, "in": "path", "required": True,
+            "description": description, "schema": _TEXT}
+
+
+def _query_parameter(name, schema, description):
+    return {"name": name, "in": "query", "required": False,
+            "description": description, "schema": schema}
+
+
+def _list_parameters(conf):
+    strings = {"type": "array", "items": _TEXT}
+    described = {
+        "q.field": (strings, "Filter fields: event_type, message_id, "
+                    "start_timestamp, end_timestamp, all_tenants (admins) "
+                    "or a trait name; one per filter."),
+        "q.op": ({"type": "array", "items": {
+            "type": "string", "enum": list(query.OPERATORS)}},
+            "Operators, given for every filter or none (eq)."),
+        "q.value": (strings, "Values, one per filter."),
+        "q.type": ({"type": "array", "items": {
+            "type": "string", "enum": list(query.TYPES)}},
+            "Value types, given for every filter or none."),
+        "limit": ({"type": "integer", "minimum": 1},
+                  f"Page size (default {conf.api.default_api_return_limit}"
+                  f"); above {conf.api.max_limit} it is lowered, and the "
+                  "answer says so in X-Limit-Lowered-To."),
+        "marker": (_TEXT, "The message_id of the last event of the "
+                   "previous page."),
+        "sort": ({"type": "array", "items": {
+            "type": "string",
+            "pattern": "^(generated|message_id)(:(asc|desc))?$"}},
+            "Sort keys, key[:asc|desc]."),
+    }
+    names = ([f"q.{part}" for part in query.Q_PARTS]
+             + [a for a in query.LIST_ARGS if a != "q"])
+    parameters = []
+    for name in names:
+        schema, description = described[name]
+        parameter = _query_parameter(name, schema, description)
+        if schema.get("type") == "array":
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    return parameters
+
+
+def _all_tenants():
+    return _query_parameter(
+        "all_tenants", {"type": "boolean"},
+        "An admin's look beyond its own project (ignored for others).")
+
+
+def _operations(conf):
+    """Each route of :data:`root.ROUTES`, by (pattern, method)."""
+    message_id = _path_parameter("message_id", "The event's message_id.")
+    event_type = _path_parameter("event_type", "An event type.")
+    trait_name = _path_parameter("trait_name", "A trait name.")
+    event_list = {"type": "array", "items": _ref("Event")}
+    return {
+        (("capabilities",), "GET"): _operation(
+            "What the storage driver can do.",
+            {"200": {"description": "The capabilities, flattened.",
+                     "content": _json(_ref("Capabilities"))}}),
+        (("events",), "GET"): _operation(
+            "The events the caller may see that match every filter. "
+            "Filters may also come as a JSON body {\"q\": [...]} "
+            "(Content-Type: application/json).",
+            {"200": {"description": "A page of events.",
+                     "content": _json(event_list)},
+             "400": _error("A bad filter, limit, marker or sort, or more "
+                           "than [api] max_query_filters filters."),
+             "415": _error("A body not declared as JSON, or multipart.")},
+            parameters=_list_parameters(conf),
+            policy="telemetry:events:index"),
+        (("events",), "POST"): _operation(
+            "Store events (a list, or one event).",
+            {"201": {"description": "Every event stored, or already "
+                     "stored (a duplicate).",
+                     "content": _json(_ref("IngestAnswer"))},
+             "400": _error("Some events were not stored (see "
+                           "\"rejected\"), or the body is not a list of "
+                           "events."),
+             "413": _error("A body over [api] max_request_body_size, or "
+                           "more than [api] max_events_per_request "
+                           "events.")},
+            body={"required": True, "content": _json({
+                "oneOf": [{"type": "array", "items": _ref("NewEvent")},
+                          _ref("NewEvent")]})},
+            policy="telemetry:events:create"),
+        (("events", "*"), "GET"): _operation(
+            "One event the caller may see.",
+            {"200": {"description": "The event.",
+                     "content": _json(_ref("Event"))},
+             "400": _error("A bad all_tenants."),
+             "404": _error("No such event the caller may see.")},
+            parameters=[message_id, _all_tenants()],
+            policy="telemetry:events:show"),
+        (("events", "*"), "DELETE"): _operation(
+            "Delete an event the caller may see.",
+            {"204": {"description": "Deleted (or already gone)."},
+             "400": _error("A bad or unknown query parameter."),
+             "404": _error("No such event the caller may see.")},
+            parameters=[message_id, _all_tenants()],
+            policy="telemetry:events:delete"),
+        (("event_types",), "GET"): _operation(
+            "The event types (admins).",
+            {"200": {"description": "Event type names.",
+                     "content": _json({"type": "array", "items": _TEXT})}}),
+        (("event_types", "*", "traits"), "GET"): _operation(
+            "The trait types of an event type, by type then name "
+            "(admins).",
+            {"200": {"description": "Trait names and types.",
+                     "content": _json({"type": "array",
+                                       "items": _ref("TraitType")})}},
+            parameters=[event_type]),
+        (("event_types", "*", "traits", "*"), "GET"): _operation(
+            "The values of one trait of an event type (admins).",
+            {"200": {"description": "The trait's values.",
+                     "content": _json({"type": "array",
+                                       "items": _ref("Trait")})}},
+            parameters=[event_type, trait_name]),
+    }
+
+
+def _template(pattern):
+    names = iter(("{message_id}",) if pattern[0] == "events"
+                 else ("{event_type}", "{trait_name}"))
+    return "/v2/" + "/".join(next(names) if part == "*" else part
+                             for part in pattern)
+
+
+def _schemas(conf):
+    type_names = sorted(set(models.API_TYPE_NAMES.values()))
+    trait = {"type": "object", "required": ["name", "type", "value"],
+             "properties": {"name": _TEXT,
+                            "type": {"type": "string", "enum": type_names},
+                            "value": _TEXT}}
+    new_trait = {"oneOf": [
+        {"type": "object", "required": ["name"],
+         "properties": {"name": _TEXT,
+                        "type": {"type": "string", "enum": type_names},
+                        "value": _ANY}},
+        {"type": "array", "minItems": 3, "maxItems": 3,
+         "description": "Ceilometer's [name, dtype, value]"}]}
+    return {
+        "Error": {
+            "type": "object", "required": ["error_message"],
+            "properties": {"error_message": {
+                "type": "object",
+                "required": ["faultcode", "faultstring", "debuginfo"],
+                "properties": {"faultcode": _TEXT, "faultstring": _TEXT,
+                               "debuginfo": {"type": ["string", "null"]}}},
+                "stored": {"type": "integer"},
+                "duplicates": {"type": "array", "items": _TEXT},
+                "rejected": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "message_id": {"type": ["string", "null"]},
+                        "problem": {"type": "string", "enum": [
+                            str(p) for p in models.Problem]},
+                        "reason": _TEXT}}}}},
+        "Trait": trait,
+        "TraitType": {"type": "object", "required": ["name", "type"],
+                      "properties": {"name": _TEXT, "type": {
+                          "type": "string", "enum": type_names}}},
+        "Event": {
+            "type": "object",
+            "required": ["message_id", "event_type", "generated", "traits",
+                         "raw"],
+            "properties": {
+                "message_id": _TEXT, "event_type": _TEXT,
+                "generated": {"type": "string",
+                              "description": "ISO 8601, UTC, no zone."},
+                "traits": {"type": "array", "items": _ref("Trait")},
+                "raw": _ANY}},
+        "NewEvent": {
+            "type": "object",
+            "required": ["message_id", "event_type", "generated"],
+            "properties": {
+                "message_id": _TEXT, "event_type": _TEXT,
+                "generated": _TEXT,
+                "traits": {"type": "array", "items": new_trait,
+                           "maxItems": conf.api.max_traits_per_event},
+                "raw": _ANY, "message_signature": _TEXT}},
+        "IngestAnswer": {
+            "type": "object", "required": ["stored", "duplicates"],
+            "properties": {"stored": {"type": "integer"},
+                           "duplicates": {"type": "array",
+                                          "items": _TEXT}}},
+        "Capabilities": {
+            "type": "object", "required": ["api", "event_storage"],
+            "properties": {
+                name: {"type": "object",
+                       "additionalProperties": {"type": "boolean"}}
+                for name in ("api", "event_storage")}},
+    }
+
+
+def _open_paths():
+    """The paths served without identity."""
+    return {
+        "/": {"get": {"summary": "The versions document.", "security": [],
+                      "responses": {"200": {
+                          "description": "The API versions.",
+                          "content": _json({"type": "object",
+                                            "required": ["versions"]})}}}},
+        "/healthcheck": {"get": {
+            "summary": "Whether the storage answers.", "security": [],
+            "responses": {
+                code: {"description": description, "content": {
+                    kind: {"schema": _ANY} for kind in (
+                        "text/plain", "application/json", "text/html")}}
+                for code, description in (
+                    ("200", "The storage answers."),
+                    ("503", "The storage does not answer, or the "
+                     "service is disabled by file."))}}},
+        PATH: {"get": {"summary": "This document.", "security": [],
+                       "responses": {"200": {
+                           "description": "The OpenAPI document.",
+                           "content": _json({"type": "object"})}}}},
+    }
+
+
+def document(conf):
+    """The OpenAPI 3.1 document of the API as ``conf`` configures it."""
+    operations = _operations(conf)
+    routes = {(pattern, method) for pattern, methods in v2_root.ROUTES
+              for method in methods}
+    if routes != set(operations):
+        raise RuntimeError(
+            "the OpenAPI operations and the v2 routes differ: "
+            f"{sorted(routes ^ set(operations))}")
+    paths = _open_paths()
+    for pattern, methods in v2_root.ROUTES:
+        paths[_template(pattern)] = {
+            method.lower(): operations[pattern, method]
+            for method in methods}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "panko_like", "version": panko_like.__version__,
+                 "description": "Panko's v2 events API, with ingestion. "
+                 "With auth_mode noauth, identity comes from the "
+                 "X-User-Id, X-Project-Id and X-Roles headers instead of "
+                 "a token."},
+        "security": [{"token": []}, {"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(conf),
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header",
+                          "name": "X-Auth-Token",
+                          "description": "A Keystone token "
+                          "(auth_mode keystone) or a panko-like-token "
+                          "token (auth_mode token)."},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "A panko-like-token token."}},
+        },
+    }
+
+
+class Document:
+    """WSGI app answering the document, built once per application."""
+
+    def __init__(self, conf):
+        self.body = json.dumps(document(conf)).encode()
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            response = errors.error_response(405, "Method not allowed here; "
+                                             "allowed: GET")
+            response.headers["Allow"] = "GET"
+        else:
+            response = webob.Response(body=self.body,
+                                      content_type="application/json",
+                                      charset=None)
+        return response(environ, start_response)
