@@ -98,5 +98,21 @@ class LimitScenarios:
                 self.assertNotIn("X-Limit-Lowered-To", answer.headers)
 
 
+    def test_multipart_bodies_are_415(self):
+        # A lower layer would parse them as forms, failing (500) on one
+        # without a boundary.
+        for method, path in (("POST", "/v2/events"),
+                             ("DELETE", "/v2/events/e1"),
+                             ("GET", "/v2/events")):
+            for kind in ("multipart/form-data",
+                         "multipart/form-data; boundary=x"):
+                with self.subTest(method=method, kind=kind):
+                    answer = self.app.request(
+                        path, method=method, headers=ADMIN_A,
+                        body=b"--x\r\n", content_type=kind, status=415)
+                    self.assertIn("send JSON", answer.json[
+                        "error_message"]["faultstring"])
+
+
 globals().update(backends.make_test_cases(
     LimitScenarios, base=APITestCase, names=("sqlite", "postgresql")))
