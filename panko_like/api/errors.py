@@ -15,6 +15,7 @@ import urllib.parse
 
 import webob
 import webob.exc
+from keystoneauth1 import exceptions as ks_exceptions
 from oslo_log import log
 
 import panko_like
@@ -126,6 +127,17 @@ def response_for(exc):
         return _retry_later(
             exc, "The storage refused the service's configuration; see "
             "the service log.")
+    if isinstance(exc, ks_exceptions.ClientException):
+        # keystonemiddleware could not use Keystone to check the token
+        # (no endpoint of the configured interface in the catalog, a
+        # refused service user...): the deployment's to mend.
+        LOG.error("The identity service could not check the token: %s "
+                  "(see [keystone_authtoken])", exc)
+        response = error_response(
+            503, "The identity service could not check the token; see "
+            "the service log.", "Server")
+        response.headers["Retry-After"] = "5"
+        return response
     if isinstance(exc, panko_like.NotImplementedError):
         return error_response(501, str(exc), "Server")
     if isinstance(exc, UnicodeDecodeError):
