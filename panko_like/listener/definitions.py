@@ -117,7 +117,16 @@ class TraitRule:
 
     def _first_value(self, body):
         for path in self.paths:
-            for match in path.find(body):
+            try:
+                matches = path.find(body)
+            except Exception as exc:  # noqa: BLE001 - jsonpath's own
+                # An extension given what it cannot read (split() of a
+                # number...): that path finds nothing; never a crash,
+                # which would requeue the notification for ever.
+                LOG.warning("Trait %s of %s: %s could not be read: %r",
+                            self.name, body.get("event_type"), path, exc)
+                continue
+            for match in matches:
                 if match.value is not None:
                     return match.value
         return None

@@ -125,9 +125,9 @@ def build(conf, transport, converter):
     """A batch notification listener of ``conf`` on ``transport``; start
     it with ``start()``, end it with ``stop()`` and ``wait()``."""
     endpoint = Endpoint(conf, converter)
-    listener = oslo_messaging.get_batch_notification_listener(
+    server = oslo_messaging.get_batch_notification_listener(
         transport, targets(conf), [endpoint], executor="threading",
         allow_requeue=True, pool=conf.listener.pool,
         batch_size=conf.listener.batch_size,
         batch_timeout=conf.listener.batch_timeout)
-    return listener, endpoint
+    return server, endpoint

@@ -196,6 +196,17 @@ class TestConverter(unittest.TestCase):
                        if t.name in ("i", "f", "d", "t")}
                 self.assertEqual(want, got)
 
+    def test_a_path_jsonpath_cannot_read_finds_nothing(self):
+        # A filter over a number raises inside jsonpath: that trait is
+        # left out, never the notification (it would be requeued for
+        # ever).
+        conv = self.converter([{"event_type": "*", "traits": {
+            "h": {"fields": ["payload.n[?k>1]", "payload.k"]},
+            "ok": "payload.k"}}])
+        event = conv.event("info", notification("a.b", {"n": 5, "k": "v"}))
+        traits = {t.name: t.value for t in event.traits}
+        self.assertEqual(("v", "v"), (traits["h"], traits["ok"]))
+
     def test_a_notification_that_cannot_be_an_event(self):
         conv = self.converter(None)
         good = notification("a.b", {})
