@@ -136,6 +136,7 @@ def _operations(conf):
                            "than [api] max_query_filters filters."),
              "415": _error("A body not declared as JSON, or multipart.")},
             parameters=_list_parameters(conf),
+            body={"required": False, "content": _json(_ref("ListBody"))},
             policy="telemetry:events:index"),
         (("events",), "POST"): _operation(
             "Store events (a list, or one event).",
@@ -224,6 +225,27 @@ def _schemas(conf):
                         "problem": {"type": "string", "enum": [
                             str(p) for p in models.Problem]},
                         "reason": _TEXT}}}}},
+        "ListBody": {
+            "type": "object",
+            "description": "The listing's arguments in a body (as "
+            "pankoclient sends them), each given here or in the query "
+            "string, not both.",
+            "properties": {
+                "q": {"type": "array",
+                      "maxItems": conf.api.max_query_filters,
+                      "items": {
+                          "type": "object", "required": ["field", "value"],
+                          "properties": {
+                              "field": _TEXT,
+                              "op": {"type": "string",
+                                     "enum": list(query.OPERATORS)},
+                              "value": {"type": ["string", "number"]},
+                              "type": {"type": "string",
+                                       "enum": list(query.TYPES)}}}},
+                "limit": {"type": ["integer", "string"]},
+                "marker": _TEXT,
+                "sort": {"oneOf": [_TEXT, {"type": "array",
+                                           "items": _TEXT}]}}},
         "Trait": trait,
         "TraitType": {"type": "object", "required": ["name", "type"],
                       "properties": {"name": _TEXT, "type": {

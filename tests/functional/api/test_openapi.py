@@ -75,6 +75,11 @@ class DocumentScenarios:
         trait = document["components"]["schemas"]["Trait"]
         self.assertEqual(sorted(set(models.API_TYPE_NAMES.values())),
                          trait["properties"]["type"]["enum"])
+        body = document["components"]["schemas"]["ListBody"]
+        self.assertEqual(set(query.LIST_ARGS), set(body["properties"]))
+        self.assertEqual(
+            set(query.Q_PARTS),
+            set(body["properties"]["q"]["items"]["properties"]))
         self.assertEqual(
             self.conf.api.max_traits_per_event,
             document["components"]["schemas"]["NewEvent"]["properties"][
