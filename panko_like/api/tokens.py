@@ -167,8 +167,6 @@ class TokenStore:
     def __init__(self, path):
         self.path = path
         self._lock = threading.Lock()
-        self._entries = {}
-        self._stamp = None
         self._checked = 0.0
         # A bad file at start is the operator's to hear about at once.
         self._entries = read(path)

@@ -227,8 +227,10 @@ def _check_limits(event, item, api):
                          "max_traits_per_event")
     for trait in event.traits:
         if len(trait.name) > api.max_trait_name_length:
-            raise _too_large(f"trait name {trait.name[:40]!r}... longer "
-                             f"than {api.max_trait_name_length} characters",
+            shown = trait.name if len(trait.name) <= 40 else (
+                trait.name[:40] + "...")
+            raise _too_large(f"trait name {shown!r} longer than "
+                             f"{api.max_trait_name_length} characters",
                              "max_trait_name_length")
         if (trait.value.__class__ is str
                 and len(trait.value) > api.max_text_length):
