@@ -20,7 +20,7 @@ from panko_like.api.controllers.v2 import query
 from tests import strategies
 
 CONF = types.SimpleNamespace(api=types.SimpleNamespace(
-    max_limit=1000, default_api_return_limit=100))
+    max_limit=1000, default_api_return_limit=100, max_query_filters=32))
 IDENTITY = rbac.Identity("u-1", "p-1", ["member"], None)
 
 HUGE = st.sampled_from([
@@ -154,6 +154,7 @@ def parse(query_string, body, admin):
     request.environ[errors.BODY] = body
     # Declared as JSON, as a body must be (undeclared is 415: test_api).
     request.content_type = "application/json"
+    request.conf = CONF  # as the API's hook sets it
     errors._check_url(request.environ)
     args = query.list_arguments(request)
     event_filter = query.event_filter(args["q"], IDENTITY, admin)
