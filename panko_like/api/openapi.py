@@ -161,6 +161,20 @@ def _operations(conf):
              "404": _error("No such event the caller may see.")},
             parameters=[message_id, _all_tenants()],
             policy="telemetry:events:show"),
+        (("events", "*"), "HEAD"): {
+            "summary": "Whether an event the caller may see exists; "
+            "no body.",
+            "description": "Policy: ``telemetry:events:show``.",
+            "parameters": [message_id, _all_tenants()],
+            "responses": {code: {"description": description}
+                          for code, description in (
+                              ("200", "It exists."),
+                              ("400", "A bad all_tenants."),
+                              ("401", "No identity or no valid token."),
+                              ("403", "The policy refuses the caller."),
+                              ("404", "No such event the caller may see."),
+                              ("415", "A multipart body."),
+                              ("503", "The storage did not answer."))}},
         (("events", "*"), "DELETE"): _operation(
             "Delete an event the caller may see.",
             {"204": {"description": "Deleted (or already gone)."},

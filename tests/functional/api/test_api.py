@@ -177,7 +177,7 @@ class RootScenarios:
         response = self.app.put("/v2/events/a1", headers=ADMIN_A,
                                 status=405)
         self.assertError(response, 405)
-        self.assertEqual("DELETE, GET", response.headers["Allow"])
+        self.assertEqual("DELETE, GET, HEAD", response.headers["Allow"])
 
 
 class RBACScenarios:
@@ -238,6 +238,26 @@ class RBACScenarios:
                                     headers=headers, status=status)
                 if status == 200:
                     self.assertEqual(message_id, response.json["message_id"])
+
+    def test_head_answers_as_show_without_a_body(self):
+        self.load()
+        for headers, visible in ((ADMIN_A, {"a1", "a2", "np", "bare"}),
+                                 (USER_A1, {"a1"}), (USER_B, {"b1"})):
+            for message_id in ALL + ["nope"]:
+                with self.subTest(who=headers["X-User-Id"],
+                                  message_id=message_id):
+                    status = 200 if message_id in visible else 404
+                    response = self.app.head(f"/v2/events/{message_id}",
+                                             headers=headers, status=status)
+                    self.assertEqual(b"", response.body)
+        # Scoped as GET: all_tenants widens it for an admin only.
+        self.app.head("/v2/events/b1?all_tenants=True", headers=ADMIN_A,
+                      status=200)
+        self.app.head("/v2/events/b1?all_tenants=True", headers=USER_A1,
+                      status=404)
+        self.app.head("/v2/events/a1?all_tenants=maybe", headers=ADMIN_A,
+                      status=400)
+        self.app.head("/v2/events/a1", status=403)
 
     def test_missing_identity_is_403(self):
         self.load()

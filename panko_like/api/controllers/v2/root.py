@@ -21,7 +21,8 @@ class MethodNotAllowed(errors.APIError):
 ROUTES = [
     (("capabilities",), {"GET": capabilities.get}),
     (("events",), {"GET": events.index, "POST": events.create}),
-    (("events", "*"), {"GET": events.show, "DELETE": events.delete}),
+    (("events", "*"), {"GET": events.show, "HEAD": events.show,
+                       "DELETE": events.delete}),
     (("event_types",), {"GET": event_types.index}),
     (("event_types", "*", "traits"), {"GET": event_types.trait_types}),
     (("event_types", "*", "traits", "*"), {"GET": event_types.traits}),
@@ -50,8 +51,9 @@ class V2Controller:
             found = _match(pattern, parts)
             if found is None:
                 continue
-            method = "GET" if request.method == "HEAD" else request.method
-            handler = methods.get(method)
+            handler = methods.get(request.method)
+            if handler is None and request.method == "HEAD":
+                handler = methods.get("GET")
             if handler is None:
                 raise MethodNotAllowed(request.method, sorted(methods))
             return _Call(handler, found).call, []
