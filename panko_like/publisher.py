@@ -33,7 +33,6 @@ raised to Ceilometer, which logs it (and requeues the notifications when
 its ``[notification] ack_on_event_error`` is false).
 """
 
-import threading
 import urllib.parse
 
 from oslo_config import cfg
@@ -59,30 +58,17 @@ class EventPublisher:
 
     def __init__(self, ceilometer_conf, parsed_url):
         self.conf = _configuration(parsed_url.query)
-        self._conn = None
-        self._lock = threading.Lock()
-
-    def _storage(self):
         # Connected on the first batch, not when Ceilometer loads its
         # pipeline: the agent starts even while the database is down.
         # The agent's threads may publish at once: one connection.
-        with self._lock:
-            if self._conn is None:
-                self._conn = storage.get_connection_from_config(self.conf)
-            return self._conn
+        self._storage = storage.LazyConnection(self.conf)
 
     def publish_events(self, events):
         """Store Ceilometer's ``events``; log those not stored."""
         batch = [_event(event) for event in events]
         if not batch:
             return
-        for rejected in self._storage().record_events(batch):
-            if rejected.problem == models.Problem.DUPLICATE:
-                LOG.debug("Event %s already stored", rejected.message_id)
-            else:
-                LOG.error("Event %s not stored (%s): %s",
-                          rejected.message_id, rejected.problem,
-                          rejected.reason)
+        storage.log_rejected(LOG, self._storage.get().record_events(batch))
 
     def publish_samples(self, samples):
         """Samples are not events: panko_like stores none."""

@@ -6,40 +6,33 @@ never share a connection or a policy.
 """
 
 import math
-import threading
 
 from pecan import hooks
 
 from panko_like import storage
 
 
-class StorageHolder:
-    """Connects to the storage on first use, once per process.
+class StorageHolder(storage.LazyConnection):
+    """Connects to the storage on first use, once per process, within
+    ``[api] storage_timeout``.
 
     Lazy, so that a server forking workers after building the app opens
     its connections in each worker, not in the parent.
     """
 
     def __init__(self, conf):
-        self.conf = conf
-        self._conn = None
-        self._lock = threading.Lock()
         self.timeout = conf.api.storage_timeout
+        super().__init__(conf, deadline=self.timeout)
         # No wait of the storage's own may outlast the request's.
         bound = max(1, math.ceil(self.timeout))
         for name in ("pool_timeout", "connect_timeout"):
             if conf.database[name] > bound:
                 conf.set_override(name, bound, group="database")
 
-    def get(self):
-        if self._conn is None:
-            with self._lock:
-                if self._conn is None:
-                    conn = storage.get_connection_from_config(
-                        self.conf, deadline=self.timeout)
-                    conn.retry_deadline = self.timeout
-                    self._conn = conn
-        return self._conn
+    def _connect(self):
+        conn = super()._connect()
+        conn.retry_deadline = self.timeout
+        return conn
 
     def driver(self):
         """The driver's class, connected or not: what it declares needs
@@ -48,12 +41,6 @@ class StorageHolder:
             return type(self._conn)
         return storage.driver_class(
             self.conf.database.connection or storage.default_url(self.conf))
-
-    def close(self):
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 class ContextHook(hooks.PecanHook):

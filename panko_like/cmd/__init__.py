@@ -31,10 +31,11 @@ def prepare(argv, **kwargs) -> cfg.ConfigOpts:
     return conf
 
 
-def connect(conf: cfg.ConfigOpts):
-    """The configured storage connection, or a one-line exit."""
+def connect(conf: cfg.ConfigOpts, role: str = ""):
+    """The configured storage connection, or a one-line exit naming the
+    storage's ``role`` (``source``, ``target``) where there are two."""
     try:
         return storage_api.get_connection_from_config(conf)
     except Exception as exc:  # a clear one-line error, not a traceback
-        sys.exit("cannot connect to the storage: "
-                 f"{storage_api.one_line(exc)}")
+        sys.exit(f"cannot connect to the {role + ' ' if role else ''}"
+                 f"storage: {storage_api.one_line(exc)}")

@@ -245,11 +245,7 @@ def _counts(conn):
 
 def _connect_to(conf, url, role):
     conf.set_override("connection", url, group="database")
-    try:
-        return storage.get_connection_from_config(conf)
-    except Exception as exc:  # a clear one-line error, not a traceback
-        sys.exit(f"cannot connect to the {role} storage: "
-                 f"{storage.one_line(exc)}")
+    return cmd.connect(conf, role)
 
 
 def _read_state(path):

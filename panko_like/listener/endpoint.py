@@ -2,7 +2,6 @@
 events of the notifications it is given (see :mod:`panko_like.listener`).
 """
 
-import threading
 import time
 
 from oslo_log import log
@@ -26,8 +25,9 @@ class Endpoint:
     def __init__(self, conf, converter):
         self.conf = conf
         self.converter = converter
-        self._conn = None
-        self._lock = threading.Lock()
+        # Connected on the first batch, in the worker process; the
+        # executor's threads share it.
+        self._storage = storage.LazyConnection(conf)
         for priority in listener.PRIORITIES:
             setattr(self, priority, self._handler(priority))
 
@@ -36,14 +36,6 @@ class Endpoint:
             return self.store(priority, notifications)
         handle.__name__ = priority
         return handle
-
-    def _storage(self):
-        # Connected on the first batch, in the worker process; the
-        # executor's threads share it.
-        with self._lock:
-            if self._conn is None:
-                self._conn = storage.get_connection_from_config(self.conf)
-            return self._conn
 
     def store(self, priority, notifications):
         """Store the events of ``notifications``; requeue them all when
@@ -54,18 +46,13 @@ class Endpoint:
         if not batch:
             return oslo_messaging.NotificationResult.HANDLED
         try:
-            rejected = self._storage().record_events(batch)
+            rejected = self._storage.get().record_events(batch)
         except storage.StorageError as exc:
             LOG.warning("Storage failed, %d notifications requeued: %s",
                         len(notifications), storage.one_line(exc))
             time.sleep(self.conf.listener.requeue_delay)
             return oslo_messaging.NotificationResult.REQUEUE
-        for refused in rejected:
-            if refused.problem == models.Problem.DUPLICATE:
-                LOG.debug("Event %s already stored", refused.message_id)
-            else:
-                LOG.error("Event %s not stored (%s): %s", refused.message_id,
-                          refused.problem, refused.reason)
+        storage.log_rejected(LOG, rejected)
         return oslo_messaging.NotificationResult.HANDLED
 
     def _events(self, priority, notification):
@@ -99,10 +86,7 @@ class Endpoint:
                           exc.problem, exc)
 
     def close(self):
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._storage.close()
 
 
 #: What a bad ``transport_url`` raises.

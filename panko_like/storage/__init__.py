@@ -5,6 +5,7 @@ import datetime
 import importlib.metadata
 import os
 import re
+import threading
 from typing import Any
 
 import tenacity
@@ -344,6 +345,49 @@ def get_connection_from_config(conf, deadline=None):
         error = StorageUnavailable(one_line(exc))
         error.retry_after = max(1, conf.database.retry_interval)
         raise error from exc
+
+
+class LazyConnection:
+    """The connection of ``conf``, made on first use and shared by the
+    threads of one process: code that starts (or forks) before the
+    storage is needed connects in the process that uses it.
+
+    :param deadline: as for :func:`get_connection_from_config`.
+    """
+
+    def __init__(self, conf, deadline=None):
+        self.conf = conf
+        self.deadline = deadline
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._conn is None:
+            with self._lock:
+                if self._conn is None:
+                    self._conn = self._connect()
+        return self._conn
+
+    def _connect(self):
+        return get_connection_from_config(self.conf, deadline=self.deadline)
+
+    def close(self):
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def log_rejected(logger, rejected) -> None:
+    """Log what ``record_events`` did not store: a duplicate (an event
+    sent again) at debug level, anything else as an error with its
+    reason."""
+    for item in rejected:
+        if item.problem == models.Problem.DUPLICATE:
+            logger.debug("Event %s already stored", item.message_id)
+        else:
+            logger.error("Event %s not stored (%s): %s", item.message_id,
+                         item.problem, item.reason)
 
 
 def one_line(exc: BaseException) -> str:
