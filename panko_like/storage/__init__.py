@@ -105,6 +105,10 @@ class InvalidMarker(StorageError):
     """The pagination marker names no stored (visible) event."""
 
 
+class TooManyGroups(StorageError):
+    """A statistics answer would hold more groups than allowed."""
+
+
 class StorageUnavailable(StorageError):
     """The storage could not be reached within the configured retries."""
 
@@ -169,6 +173,8 @@ class EventFilter:
         must hold.
     :param admin_proj: only events with this ``project_id`` trait or
         with no ``project_id`` trait at all.
+    :param stored_since: earliest time the event was stored, inclusive.
+    :param stored_before: stored before this time (exclusive).
     """
 
     start_timestamp: datetime.datetime | None = None
@@ -177,6 +183,8 @@ class EventFilter:
     message_id: str | None = None
     traits_filter: list = dataclasses.field(default_factory=list)
     admin_proj: str | None = None
+    stored_since: datetime.datetime | None = None
+    stored_before: datetime.datetime | None = None
 
     def __post_init__(self):
         self.traits_filter = [
@@ -192,6 +200,26 @@ def _as_trait_filter(item) -> TraitFilter:
         raise ValueError(f"trait filter needs exactly one value: {item!r}")
     (type_name, value), = values
     return TraitFilter(item["key"], type_name, value, item.get("op", "eq"))
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupCount:
+    """One line of event_statistics: events of ``group`` generated in
+    the period starting at ``start`` (None for no grouping)."""
+
+    group: Any
+    start: datetime.datetime | None
+    count: int
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def sorted_groups(lines: list[GroupCount]) -> list[GroupCount]:
+    """``lines`` in event_statistics' order: by group, None first, then
+    by period."""
+    return sorted(lines, key=lambda line: (
+        line.group is not None, line.group or "", line.start or _EPOCH))
 
 
 @dataclasses.dataclass

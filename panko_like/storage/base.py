@@ -36,7 +36,10 @@ LOG = log.getLogger(__name__)
 #: is get_events, get_event_types, get_trait_types and get_traits;
 #: events:delete is delete_events.
 BASE_CAPABILITIES: dict[str, Any] = {
-    "events": {"query": {"simple": False}, "delete": False},
+    "events": {
+        "query": {"simple": False, "count": False, "statistics": False},
+        "delete": False,
+    },
 }
 
 #: storage:expiry is clear_expired_data, what the expirer calls.
@@ -50,7 +53,8 @@ BASE_STORAGE_CAPABILITIES: dict[str, Any] = {
 RESILIENT_METHODS = (
     "upgrade", "schema_version", "clear", "record_events", "get_events",
     "get_event_types", "get_trait_types", "get_traits",
-    "clear_expired_data", "delete_events",
+    "clear_expired_data", "delete_events", "count_events",
+    "event_statistics",
 )
 
 #: Per thread: whether a call is already inside the resilience policy
@@ -488,6 +492,37 @@ class Connection(abc.ABC):
         """
         raise self._not_implemented("clear_expired_data")
 
-    def delete_events(self, event_filter: EventFilter) -> int:
-        """Delete what ``event_filter`` matches; return how many."""
+    def delete_events(self, event_filter: EventFilter,
+                      max_count: int | None = None) -> int:
+        """Delete what ``event_filter`` matches, at most ``max_count``
+        events (all when None) in one transaction; return how many.
+
+        A caller deleting many events calls it again until it returns
+        less than ``max_count``, so that no transaction grows with the
+        store.
+        """
         raise self._not_implemented("delete_events")
+
+    def count_events(self, event_filter: EventFilter) -> int:
+        """Return how many events ``event_filter`` matches."""
+        raise self._not_implemented("count_events")
+
+    def event_statistics(
+        self, event_filter: EventFilter, group_by: str | None = None,
+        period: int | None = None, max_groups: int | None = None,
+    ) -> list[storage.GroupCount]:
+        """Count the events ``event_filter`` matches per group and per
+        period of ``generated``.
+
+        :param group_by: ``event_type``, or the name of a text trait
+            (``project_id`` among them): events without it count under
+            None. None: one group, None.
+        :param period: seconds per time bucket, counted from the epoch;
+            None: one bucket, None.
+        :param max_groups: at most this many (group, bucket) pairs are
+            returned; one more raises TooManyGroups.
+        :returns: GroupCount items sorted by group (None first) then
+            bucket start, without empty ones.
+        :raises panko_like.storage.TooManyGroups: more than max_groups.
+        """
+        raise self._not_implemented("event_statistics")

@@ -39,7 +39,9 @@ from panko_like.storage.mongodb import documents as codec
 LOG = log.getLogger(__name__)
 
 #: Version of the document layout that ``upgrade()`` brings data to.
-LAYOUT_VERSION = 1
+#: 1: Panko's documents rewritten (generated_us, raw as JSON text);
+#: 2: ``stored_us``, when each event was stored.
+LAYOUT_VERSION = 2
 DEFAULT_DATABASE = "panko_like"
 EVENTS = "event"
 #: Holds one document, ``{_id: "layout", version}``.
@@ -55,6 +57,8 @@ INDEXES = {
     "event_type_generated_idx": [
         ("event_type", 1), ("generated_us", 1), ("_id", 1),
     ],
+    # stored_since/stored_before, counts and streams in stored order.
+    "event_stored_idx": [("stored_us", 1), ("_id", 1)],
     # Trait filters: {trait_name, trait_value} inside $elemMatch.
     "event_trait_idx": [("traits.trait_name", 1), ("traits.trait_value", 1)],
 }
@@ -73,7 +77,10 @@ SERVER_SELECTION_TIMEOUT_MS = 5000
 class Connection(base.Connection):
     """Events as documents in a MongoDB database."""
 
-    CAPABILITIES = {"events": {"query": {"simple": True}, "delete": True}}
+    CAPABILITIES = {"events": {
+        "query": {"simple": True, "count": True, "statistics": True},
+        "delete": True,
+    }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
     }
@@ -159,8 +166,10 @@ class Connection(base.Connection):
         migrated = 0
         if version is None:
             self.db.create_collection(EVENTS)
-        elif version < LAYOUT_VERSION:
+        elif version < 1:
             migrated = self._migrate_panko_documents()
+        if version is not None and version < 2:
+            self._stamp_stored()
         created = self._ensure_indexes()
         ttl = self._sync_ttl_index(self._configured_ttl())
         self.db[SCHEMA].replace_one(
@@ -170,9 +179,11 @@ class Connection(base.Connection):
         )
         if version is None:
             done = f"created the schema at layout {LAYOUT_VERSION}"
-        elif version < LAYOUT_VERSION:
+        elif version < 1:
             done = (f"adopted a Panko database: {migrated} events "
                     f"migrated to layout {LAYOUT_VERSION}")
+        elif version < LAYOUT_VERSION:
+            done = f"migrated from layout {version} to {LAYOUT_VERSION}"
         elif created:
             done = f"created the indexes {', '.join(created)}"
         else:
@@ -217,6 +228,14 @@ class Connection(base.Connection):
         )
         return f"set the TTL index {TTL_INDEX} to {ttl} s"
 
+    def _stamp_stored(self) -> None:
+        """Give the events stored before layout 2 the time of this
+        upgrade as their stored time (when they were stored is not
+        known; see the SQL revision 0009)."""
+        self.events.update_many(
+            {"stored_us": {"$exists": False}},
+            {"$set": {"stored_us": codec.to_us(models.utc_now())}})
+
     def _migrate_panko_documents(self) -> int:
         """Rewrite the documents Panko wrote into the current layout."""
         migrated = 0
@@ -241,6 +260,11 @@ class Connection(base.Connection):
     def record_events(self, events):
         rejected, documents = base.checked_batch(
             events, codec.checked_document, self.max_raw_depth)
+        # MongoDB has no clock to default to on insert: the writing
+        # process's stamps the batch.
+        stored_us = codec.to_us(models.utc_now())
+        for document in documents:
+            document["stored_us"] = stored_us
         if documents:
             rejected.extend(self._insert(documents))
         return rejected
@@ -378,10 +402,28 @@ class Connection(base.Connection):
         )
         return [doc["_id"] for doc in cursor]
 
-    def delete_events(self, event_filter):
-        return self.events.delete_many(
-            codec.filter_query(event_filter)
-        ).deleted_count
+    def delete_events(self, event_filter, max_count=None):
+        query = codec.filter_query(event_filter)
+        if max_count is not None:
+            ids = [doc["_id"] for doc in self.events.find(
+                query, {"_id": 1}, sort=[("_id", 1)], limit=max_count)]
+            query = codec.and_(query, {"_id": {"$in": ids}})
+        return self.events.delete_many(query).deleted_count
+
+    def count_events(self, event_filter):
+        return self.events.count_documents(codec.filter_query(event_filter))
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        pipeline = [{"$match": codec.filter_query(event_filter)},
+                    {"$group": {"_id": codec.group_key(group_by, period),
+                                "n": {"$sum": 1}}}]
+        if max_groups is not None:
+            pipeline.append({"$limit": max_groups + 1})
+        rows = list(self.events.aggregate(pipeline))
+        if max_groups is not None and len(rows) > max_groups:
+            raise storage.TooManyGroups(f"more than {max_groups} groups")
+        return codec.statistics_lines(rows, group_by, period)
 
 
 def _migrated_fields(doc: dict) -> dict:

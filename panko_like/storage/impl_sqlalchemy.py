@@ -37,7 +37,10 @@ from panko_like.storage.sqlalchemy import (
 class Connection(base.Connection):
     """Events in Panko's SQL tables."""
 
-    CAPABILITIES = {"events": {"query": {"simple": True}, "delete": True}}
+    CAPABILITIES = {"events": {
+        "query": {"simple": True, "count": True, "statistics": True},
+        "delete": True,
+    }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
     }
@@ -114,5 +117,13 @@ class Connection(base.Connection):
     def clear_expired_data(self, ttl, max_count):
         return self._expiry.clear_expired_data(ttl, max_count)
 
-    def delete_events(self, event_filter):
-        return self._expiry.delete_events(event_filter)
+    def delete_events(self, event_filter, max_count=None):
+        return self._expiry.delete_events(event_filter, max_count)
+
+    def count_events(self, event_filter):
+        return self._reader.count_events(event_filter)
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        return self._reader.event_statistics(
+            event_filter, group_by, period, max_groups)

@@ -42,6 +42,7 @@ from panko_like.storage.values import (
     parse_datetime,
     scalar_text,
     to_naive_utc,
+    utc_now,
     value_text,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "Rejected",
     "InvalidEvent",
     "to_naive_utc",
+    "utc_now",
     "check_name",
     "parse_datetime",
     "format_datetime",
@@ -145,7 +147,7 @@ class Event:
     """
 
     __slots__ = ("message_id", "event_type", "generated", "_traits", "_raw",
-                 "stored_traits", "raw_text")
+                 "stored_traits", "raw_text", "stored_at", "updated_at")
 
     def __init__(self, message_id: str, event_type: str,
                  generated: datetime.datetime, traits: list[Trait],
@@ -159,19 +161,29 @@ class Event:
         self.stored_traits = None
         #: The raw payload as stored JSON text, or None.
         self.raw_text = None
+        #: When the storage stored the event (naive UTC), set by the
+        #: driver that read it; None for an event not read back.
+        self.stored_at = None
+        #: When its traits were last changed (update_traits), or None.
+        self.updated_at = None
 
     @classmethod
     def from_stored(cls, message_id: str, event_type: str,
                     generated: datetime.datetime, *,
                     traits: list[Trait] | None = None,
                     stored_traits: list | None = None,
-                    raw_text: str | None = None) -> "Event":
+                    raw_text: str | None = None,
+                    stored_at: datetime.datetime | None = None,
+                    updated_at: datetime.datetime | None = None) -> "Event":
         """An event as a driver read it: its traits as objects or as
-        stored items, its raw payload as JSON text (None for none)."""
+        stored items, its raw payload as JSON text (None for none), and
+        when it was stored and last updated."""
         event = cls(message_id, event_type, generated, traits,
                     None if raw_text is None else _UNREAD)
         event.stored_traits = stored_traits
         event.raw_text = raw_text
+        event.stored_at = stored_at
+        event.updated_at = updated_at
         return event
 
     @property

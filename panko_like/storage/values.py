@@ -90,6 +90,11 @@ def to_naive_utc(value: datetime.datetime) -> datetime.datetime:
     return value
 
 
+def utc_now() -> datetime.datetime:
+    """This process's clock, as the drivers keep times: naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
 def check_name(value: Any, what: str, max_length: int) -> None:
     """A message_id, event type or trait name: non-empty storable text."""
     if not isinstance(value, str) or not value:

@@ -18,7 +18,8 @@ PANKO_DATA = os.path.join(
 
 #: The /v2/capabilities keys panko_like declares that Panko never had.
 ADDED_CAPABILITIES = {
-    "api": ("events:delete",),
+    "api": ("events:delete", "events:query:count",
+            "events:query:statistics"),
     "event_storage": ("storage:expiry",),
 }
 

@@ -118,10 +118,16 @@ def event_from_document(doc: dict) -> models.Event:
         # raw is kept as JSON text, decoded when first read.
         return models.Event.from_stored(
             doc["_id"], doc["event_type"], from_us(doc["generated_us"]),
-            traits=traits, raw_text=doc.get("raw"))
+            traits=traits, raw_text=doc.get("raw"),
+            stored_at=_optional_time(doc.get("stored_us")),
+            updated_at=_optional_time(doc.get("updated_us")))
     # Written by Panko, not migrated yet: raw is a document.
     return models.Event(doc["_id"], doc["event_type"], doc["timestamp"],
                         traits, doc.get("raw"))
+
+
+def _optional_time(value: int | None) -> datetime.datetime | None:
+    return None if value is None else from_us(value)
 
 
 def _trait_condition(trait_filter: storage.TraitFilter) -> dict:
@@ -163,6 +169,13 @@ def filter_query(event_filter: storage.EventFilter) -> dict:
         generated["$lte"] = to_us(f.end_timestamp)
     if generated:
         clauses.append({"generated_us": generated})
+    stored = {}
+    if f.stored_since is not None:
+        stored["$gte"] = to_us(f.stored_since)
+    if f.stored_before is not None:
+        stored["$lt"] = to_us(f.stored_before)
+    if stored:
+        clauses.append({"stored_us": stored})
     if f.event_type is not None:
         clauses.append({"event_type": f.event_type})
     if f.message_id is not None:
@@ -202,3 +215,42 @@ def checked_document(event, raw):
     doc = event_document(event, raw)
     _check_size(doc, len(event.traits))
     return doc
+
+
+def _text_trait_value(name: str) -> dict:
+    """The expression of an event's text trait ``name``'s value, or
+    null."""
+    matching = {"$filter": {"input": {"$ifNull": ["$traits", []]},
+                            "cond": {"$and": [
+                                {"$eq": ["$$this.trait_name", name]},
+                                {"$in": ["$$this.trait_type", _TEXT_TYPES]},
+                            ]}}}
+    return {"$ifNull": [{"$arrayElemAt": [
+        {"$map": {"input": matching, "in": "$$this.trait_value"}}, 0]},
+        None]}
+
+
+def group_key(group_by: str | None, period: int | None) -> dict:
+    """The $group _id of event_statistics."""
+    key = {}
+    if group_by == "event_type":
+        key["group"] = "$event_type"
+    elif group_by is not None:
+        key["group"] = _text_trait_value(group_by)
+    if period is not None:
+        key["bucket"] = {"$floor": {"$divide": [
+            "$generated_us", period * 1_000_000]}}
+    return key
+
+
+def statistics_lines(rows, group_by, period) -> list[storage.GroupCount]:
+    """GroupCount items of $group results, sorted as the SQL driver's."""
+    lines = []
+    for row in rows:
+        key = row["_id"] or {}
+        start = None
+        if period is not None:
+            start = _EPOCH + datetime.timedelta(
+                seconds=int(key["bucket"]) * period)
+        lines.append(storage.GroupCount(key.get("group"), start, row["n"]))
+    return storage.sorted_groups(lines)

@@ -44,6 +44,10 @@ class Dialect:
     #: Event ids deleted per statement.
     delete_chunk = engine_mod.IN_CHUNK
 
+    #: Whether the writer sets event.stored_at (see writes.stamped)
+    #: rather than the column's default.
+    stamps_in_writer = False
+
     def __init__(self, engine, conf=None):
         self.engine = engine
         self.conf = conf
@@ -173,6 +177,14 @@ class Dialect:
     def text_equal(self, column, value):
         """More conditions for ``column == value`` on text traits."""
         return []
+
+    @staticmethod
+    def period_index(column, period):
+        """Which period of ``period`` seconds since the epoch the time
+        ``column`` falls in, as an integer."""
+        seconds = sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+        # An integer division, which floors a time after the epoch.
+        return seconds // sa.literal(period, sa.BigInteger)
 
     @staticmethod
     def typed_null(type_):

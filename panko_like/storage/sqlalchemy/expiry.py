@@ -45,11 +45,13 @@ class Expiry:
         LOG.debug("Deleted %d events generated before %s", len(ids), cutoff)
         return len(ids)
 
-    def delete_events(self, event_filter):
+    def delete_events(self, event_filter, max_count=None):
         conditions, _ = queries.filter_conditions(self.dialect, event_filter)
+        query = sa.select(t.event.c.id).where(*conditions)
+        if max_count is not None:
+            query = query.order_by(t.event.c.id).limit(max_count)
         with self.dialect.writing() as conn:
-            ids = conn.scalars(
-                sa.select(t.event.c.id).where(*conditions)).all()
+            ids = conn.scalars(query).all()
             self._delete_ids(conn, ids)
             self.delete_orphan_types(conn)
         return len(ids)

@@ -21,6 +21,7 @@ import decimal
 import math
 import re
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_dialect
 
 from panko_like.storage.sqlalchemy import dialect, engine
@@ -113,6 +114,12 @@ class Dialect(dialect.Dialect):
             # would keep showing it the snapshot without them).
             "isolation_level": "READ COMMITTED",
         }
+
+    @staticmethod
+    def period_index(column, period):
+        # Times are kept as seconds since the epoch (PreciseTimestamp).
+        seconds = sa.type_coerce(column, sa.Numeric(20, 6))
+        return sa.cast(sa.func.floor(seconds / period), sa.BigInteger)
 
     def insert_ignore(self, table):
         return mysql_dialect.insert(table).prefix_with("IGNORE")

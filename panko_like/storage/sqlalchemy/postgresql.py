@@ -217,6 +217,11 @@ class Dialect(dialect.Dialect):
                 == sa.func.left(sa.literal(value), t.TEXT_INDEX_PREFIX)]
 
     @staticmethod
+    def period_index(column, period):
+        seconds = sa.extract("epoch", column)
+        return sa.cast(sa.func.floor(seconds / period), sa.BigInteger)
+
+    @staticmethod
     def typed_null(type_):
         # PostgreSQL types a bare NULL in a UNION as text.
         return sa.cast(sa.null(), type_)

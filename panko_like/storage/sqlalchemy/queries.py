@@ -47,6 +47,8 @@ EVENT_COLUMNS = (
     t.event.c.raw,
     t.event.c.traits,
     TYPE_NAME,
+    t.event.c.stored_at,
+    t.event.c.updated_at,
 )
 #: What a long answer first reads of each matching event (see
 #: reads.Reader._stream_by_keys).
@@ -175,6 +177,12 @@ def filter_conditions(dialect, event_filter: storage.EventFilter):
         end = models.to_naive_utc(f.end_timestamp)
         conditions.append(t.event.c.generated <= end)
     conditions.extend(dialect.time_bounds(start, end))
+    if f.stored_since is not None:
+        conditions.append(
+            t.event.c.stored_at >= models.to_naive_utc(f.stored_since))
+    if f.stored_before is not None:
+        conditions.append(
+            t.event.c.stored_at < models.to_naive_utc(f.stored_before))
     if f.event_type is not None:
         # A scalar subquery (desc is unique): the planner then walks
         # the (event_type_id, generated, message_id) index in order.
@@ -202,6 +210,7 @@ def is_lookup(event_filter):
     # SQLAlchemy does a literal None (IS NULL).
     return (f.message_id is not None and f.event_type is None
             and f.start_timestamp is None and f.end_timestamp is None
+            and f.stored_since is None and f.stored_before is None
             and all(trait_filter.type == "string" and trait_filter.op == "eq"
                     and isinstance(trait_filter.value, str)
                     for trait_filter in f.traits_filter))
@@ -321,3 +330,26 @@ def no_event_of_type(type_id_column):
         .scalar_subquery()
     )
     return first.is_(None)
+
+
+def text_trait_of_event(name):
+    """The value of the event's text trait ``name``, or NULL: a probe
+    by the trait table's primary key (event_id, key), per row."""
+    return (
+        sa.select(t.trait_text.c.value)
+        .where(t.trait_text.c.event_id == t.event.c.id,
+               t.trait_text.c.key == name)
+        .scalar_subquery()
+    )
+
+
+def group_column(group_by):
+    """What event_statistics groups on: the event type's id, or a text
+    trait's value (event.project_id holds most project_ids: the trait
+    table is read only for the others)."""
+    if group_by == "event_type":
+        return t.event.c.event_type_id
+    if group_by in t.ID_TRAITS:
+        return sa.func.coalesce(t.event.c[group_by],
+                                text_trait_of_event(group_by))
+    return text_trait_of_event(group_by)

@@ -7,6 +7,7 @@ from where it stopped.
 """
 
 import dataclasses
+import datetime
 
 import sqlalchemy as sa
 
@@ -17,6 +18,7 @@ from panko_like.storage.sqlalchemy import queries
 from panko_like.storage.sqlalchemy import schema as t
 from panko_like.storage.sqlalchemy import traits as trait_codec
 
+_EPOCH = datetime.datetime(1970, 1, 1)
 #: Events fetched per round trip while streaming query results.
 CHUNK_SIZE = 1000
 #: Events of the first page of an answer matched through a trait index,
@@ -195,6 +197,41 @@ class Reader:
             items.sort(key=lambda trait: (trait.name, trait.dtype))
         return traits
 
+    def count_events(self, event_filter):
+        conditions, _ = queries.filter_conditions(self.dialect, event_filter)
+        query = sa.select(sa.func.count()).select_from(t.event).where(
+            t.event.c.event_type_id.is_not(None), *conditions)
+        with self.dialect.reader.connect() as conn:
+            return conn.scalar(query)
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        conditions, _ = queries.filter_conditions(self.dialect, event_filter)
+        keys = []
+        if group_by is not None:
+            keys.append(queries.group_column(group_by).label("grp"))
+        if period is not None:
+            keys.append(self.dialect.period_index(
+                t.event.c.generated, period).label("bucket"))
+        query = (
+            sa.select(*keys, sa.func.count().label("n"))
+            .select_from(t.event)
+            .where(t.event.c.event_type_id.is_not(None), *conditions)
+        )
+        if keys:
+            query = query.group_by(*keys)
+        if max_groups is not None:
+            query = query.limit(max_groups + 1)
+        with self.dialect.reader.connect() as conn:
+            rows = conn.execute(query).all()
+            names = (dict(conn.execute(sa.select(
+                t.event_type.c.id, t.event_type.c.desc)).all())
+                if group_by == "event_type" else None)
+        if max_groups is not None and len(rows) > max_groups:
+            raise storage.TooManyGroups(
+                f"more than {max_groups} groups")
+        return statistics_lines(rows, group_by, period, names)
+
     def get_event_types(self):
         with self.dialect.reader.connect() as conn:
             names = conn.scalars(sa.select(t.event_type.c.desc))
@@ -232,16 +269,37 @@ class Reader:
         return result
 
 
+def statistics_lines(rows, group_by, period, names=None):
+    """GroupCount items of rows of (group?, bucket?, count), sorted.
+
+    ``names``: event type names by id, when grouping by event type.
+    """
+    lines = []
+    for row in rows:
+        values = list(row)
+        group = values.pop(0) if group_by is not None else None
+        if names is not None:
+            group = names.get(group)
+        start = None
+        if period is not None:
+            start = _EPOCH + datetime.timedelta(
+                seconds=int(values.pop(0)) * period)
+        lines.append(storage.GroupCount(group, start, values[0]))
+    return storage.sorted_groups(lines)
+
+
 def _events(rows, traits):
     """models.Event of rows of EVENT_COLUMNS (see _fetch_chunk)."""
     # Unpacked rather than read by name: a page reads 100 rows or more.
-    for event_id, message_id, generated, raw, stored, type_name in rows:
+    for (event_id, message_id, generated, raw, stored, type_name,
+         stored_at, updated_at) in rows:
         if stored is None:
             yield models.Event.from_stored(
                 message_id, type_name, generated,
-                traits=traits.get(event_id, []), raw_text=raw)
+                traits=traits.get(event_id, []), raw_text=raw,
+                stored_at=stored_at, updated_at=updated_at)
         else:
             yield models.Event.from_stored(
                 message_id, type_name, generated,
                 stored_traits=trait_codec.load_trait_items(stored),
-                raw_text=raw)
+                raw_text=raw, stored_at=stored_at, updated_at=updated_at)

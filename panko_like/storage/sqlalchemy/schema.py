@@ -10,6 +10,7 @@ import decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext import compiler
 
 from panko_like.storage import models
 
@@ -58,6 +59,35 @@ class PreciseTimestamp(sa.types.TypeDecorator):
         return _EPOCH + datetime.timedelta(microseconds=micros)
 
 
+class StoredNow(sa.sql.expression.FunctionElement):
+    """The database's clock as ``event.stored_at`` keeps it: the time of
+    the statement, in UTC (seconds since the epoch on MySQL, as
+    PreciseTimestamp keeps times there). Every writer and every API node
+    then stamps events with one clock, the database server's."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+
+
+@compiler.compiles(StoredNow, "postgresql")
+def _stored_now_postgresql(element, compiler_, **kw):
+    return "(statement_timestamp() AT TIME ZONE 'UTC')"
+
+
+@compiler.compiles(StoredNow, "mysql")
+def _stored_now_mysql(element, compiler_, **kw):
+    return "(unix_timestamp(now(6)))"
+
+
+@compiler.compiles(StoredNow)
+def _stored_now_sqlite(element, compiler_, **kw):
+    # SQLite's clock has milliseconds; the digits of the microseconds
+    # are padded so that SQLAlchemy reads them as such. SQLite refuses
+    # such a default on a column added to a table, so rows written by
+    # panko_like get it from the writer (see writes.Writer.stamped).
+    return "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
+
+
 def _mysql_table_args():
     # The collation is the server's binary no-pad one, set by migration
     # 0002 (see mysql.binary_collation).
@@ -99,7 +129,14 @@ event = sa.Table(
     # events is then read from this table alone (revision 0004). NULL
     # in rows written without it; readers then use the trait tables.
     sa.Column("traits", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
+    # When the event was stored, by the database's clock (revision
+    # 0009); events stored before that revision have the time of the
+    # upgrade.
+    sa.Column("stored_at", PreciseTimestamp(), server_default=StoredNow()),
+    # When its traits were last changed through update_traits, or NULL.
+    sa.Column("updated_at", PreciseTimestamp()),
     sa.Index("ix_event_generated_message_id", "generated", "message_id"),
+    sa.Index("ix_event_stored_at_message_id", "stored_at", "message_id"),
     sa.Index(
         "ix_event_type_generated_message_id",
         "event_type_id",

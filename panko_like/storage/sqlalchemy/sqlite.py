@@ -94,6 +94,8 @@ def _create_private(path):
 
 
 class Dialect(dialect.Dialect):
+    # A column added to a table cannot default to SQLite's clock.
+    stamps_in_writer = True
 
     @classmethod
     def engine_options(cls, conf):

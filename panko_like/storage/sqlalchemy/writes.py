@@ -139,9 +139,11 @@ class Writer:
 
     def _insert_events(self, conn, todo, type_ids):
         """One multi-row INSERT, then one SELECT for the new ids."""
-        self.dialect.write_rows(conn, t.event, EVENT_COLUMNS[1:], [
-            event_row(event, raw, type_ids)[1:] for event, raw in todo
-        ])
+        columns = EVENT_COLUMNS[1:]
+        rows = [event_row(event, raw, type_ids)[1:] for event, raw in todo]
+        if self.dialect.stamps_in_writer:
+            columns, rows = stamped(columns, rows)
+        self.dialect.write_rows(conn, t.event, columns, rows)
         ids = {}
         for chunk in engine_mod.chunks(
                 [event.message_id for event, _ in todo],
@@ -179,6 +181,13 @@ class Writer:
                 [{"event_type_id": type_id, "key": key, "dtype": dtype}
                  for type_id, key, dtype in sorted(pairs)],
             )
+
+
+def stamped(columns, rows):
+    """``columns`` and ``rows`` with ``stored_at``: this process's clock,
+    for a database whose schema cannot default to its own (SQLite)."""
+    now = models.utc_now()
+    return columns + ("stored_at",), [row + (now,) for row in rows]
 
 
 #: Where a trait of each dtype is kept.

@@ -16,7 +16,8 @@ from panko_like.storage import base, impl_log
 from tests.functional import backends
 
 _EVERYTHING = (
-    {"events": {"query": {"simple": True}, "delete": True}},
+    {"events": {"query": {"simple": True, "count": True, "statistics": True},
+                "delete": True}},
     {"storage": {"production_ready": True, "expiry": True}},
 )
 
@@ -26,7 +27,9 @@ DECLARED = {
     "panko_like.storage.impl_sqlalchemy": _EVERYTHING,
     "panko_like.storage.impl_mongodb": _EVERYTHING,
     "panko_like.storage.impl_log": (
-        {"events": {"query": {"simple": False}, "delete": False}},
+        {"events": {"query": {"simple": False, "count": False,
+                              "statistics": False},
+                    "delete": False}},
         {"storage": {"production_ready": False, "expiry": False}},
     ),
 }
@@ -49,6 +52,9 @@ def optional_calls(conn) -> dict:
         "get_traits": lambda: conn.get_traits("t", "n"),
         "delete_events": lambda: conn.delete_events(
             storage.EventFilter(message_id="no-such-event")),
+        "count_events": lambda: conn.count_events(storage.EventFilter()),
+        "event_statistics": lambda: conn.event_statistics(
+            storage.EventFilter(), "event_type", 3600),
         # Nothing is 30 years old.
         "clear_expired_data": lambda: conn.clear_expired_data(10**9, 10),
     }
@@ -57,7 +63,9 @@ def optional_calls(conn) -> dict:
 class TestDeclarations(unittest.TestCase):
     def test_nothing_is_declared_by_default(self):
         self.assertEqual(
-            {"events": {"query": {"simple": False}, "delete": False}},
+            {"events": {"query": {"simple": False, "count": False,
+                                  "statistics": False},
+                        "delete": False}},
             base.Connection.get_capabilities())
         self.assertEqual(
             {"storage": {"production_ready": False, "expiry": False}},
