@@ -87,7 +87,26 @@ OPTS = [
         min=1,
         max=1000,
         help="Most q filters one GET /v2/events may give (query string "
-        "and body together); more is a 400.",
+        "and body together); more is a 400. The same holds for counts, "
+        "statistics and deletes by filter.",
+    ),
+    cfg.IntOpt(
+        "max_statistics_groups",
+        default=10000,
+        min=1,
+        max=1000000,
+        help="Most (group, period) lines one GET /v2/events/statistics "
+        "may answer; more is a 400 asking for narrower filters or "
+        "longer periods.",
+    ),
+    cfg.IntOpt(
+        "delete_batch_size",
+        default=1000,
+        min=1,
+        max=100000,
+        help="Events deleted per transaction by DELETE /v2/events with "
+        "filters: a large delete commits batch by batch, so it never "
+        "holds locks (or a Galera writeset) in proportion to its size.",
     ),
     cfg.FloatOpt(
         "storage_timeout",

@@ -15,7 +15,7 @@ import webob
 
 import panko_like
 from panko_like.api import errors
-from panko_like.api.controllers.v2 import query
+from panko_like.api.controllers.v2 import matching, query
 from panko_like.api.controllers.v2 import root as v2_root
 from panko_like.storage import models
 
@@ -73,19 +73,50 @@ def _query_parameter(name, schema, description):
             "description": description, "schema": schema}
 
 
-def _list_parameters(conf):
-    strings = {"type": "array", "items": _TEXT}
-    described = {
-        "q.field": (strings, "Filter fields: event_type, message_id, "
-                    "start_timestamp, end_timestamp, all_tenants (admins) "
-                    "or a trait name; one per filter."),
+_STRINGS = {"type": "array", "items": _TEXT}
+
+
+def _filter_described():
+    fields = ", ".join(query.EVENT_FIELDS)
+    return {
+        "q.field": (_STRINGS, f"Filter fields: {fields}, all_tenants "
+                    "(admins) or a trait name; one per filter."),
         "q.op": ({"type": "array", "items": {
             "type": "string", "enum": list(query.OPERATORS)}},
             "Operators, given for every filter or none (eq)."),
-        "q.value": (strings, "Values, one per filter."),
+        "q.value": (_STRINGS, "Values, one per filter."),
         "q.type": ({"type": "array", "items": {
             "type": "string", "enum": list(query.TYPES)}},
             "Value types, given for every filter or none."),
+    }
+
+
+def _parameters(described, names):
+    parameters = []
+    for name in names:
+        schema, description = described[name]
+        parameter = _query_parameter(name, schema, description)
+        if schema.get("type") == "array":
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    return parameters
+
+
+def _filter_parameters():
+    return _parameters(_filter_described(),
+                       [f"q.{part}" for part in query.Q_PARTS])
+
+
+def _show_parameter():
+    return _parameters({"show": (
+        {"type": "array", "items": {"type": "string",
+                                    "enum": list(query.SHOW_FIELDS)}},
+        "Fields added to each event: when it was stored, when its "
+        "traits were last updated.")}, ["show"])[0]
+
+
+def _list_parameters(conf):
+    described = {
         "limit": ({"type": "integer", "minimum": 1},
                   f"Page size (default {conf.api.default_api_return_limit}"
                   f"); above {conf.api.max_limit} it is lowered, and the "
@@ -97,22 +128,72 @@ def _list_parameters(conf):
             "pattern": "^(generated|message_id)(:(asc|desc))?$"}},
             "Sort keys, key[:asc|desc]."),
     }
-    names = ([f"q.{part}" for part in query.Q_PARTS]
-             + [a for a in query.LIST_ARGS if a != "q"])
-    parameters = []
-    for name in names:
-        schema, description = described[name]
-        parameter = _query_parameter(name, schema, description)
-        if schema.get("type") == "array":
-            parameter.update(style="form", explode=True)
-        parameters.append(parameter)
-    return parameters
+    return (_filter_parameters()
+            + _parameters(described,
+                          [a for a in query.LIST_ARGS if a != "q"])
+            + [_show_parameter()])
+
+
+def _boolean(name, description):
+    return _query_parameter(name, {"type": "boolean"}, description)
 
 
 def _all_tenants():
     return _query_parameter(
         "all_tenants", {"type": "boolean"},
         "An admin's look beyond its own project (ignored for others).")
+
+
+def _matching_operations(conf):
+    """The operations on every event a filter matches (see matching)."""
+    filter_body = {"required": False, "content": _json(_ref("FilterBody"))}
+    bad_filter = _error("A bad filter or parameter, or more than [api] "
+                        "max_query_filters filters.")
+    return {
+        (("events", "count"), "GET"): _operation(
+            "How many events the caller may see match every filter.",
+            {"200": {"description": "The count.",
+                     "content": _json(_ref("Count"))},
+             "400": bad_filter,
+             "415": _error("A body not declared as JSON, or multipart.")},
+            parameters=_filter_parameters(), body=filter_body,
+            policy="telemetry:events:count"),
+        (("events", "statistics"), "GET"): _operation(
+            "Counts of the matching events per group and per period of "
+            "their generated time.",
+            {"200": {"description": "One line per group and period "
+                     "holding events, by group (null first), then period.",
+                     "content": _json(_ref("Statistics"))},
+             "400": _error("A bad filter, group_by or period, or more "
+                           "than [api] max_statistics_groups lines."),
+             "415": _error("A body not declared as JSON, or multipart.")},
+            parameters=_filter_parameters() + [
+                _query_parameter("group_by", {"type": "string"},
+                                 "event_type, or the name of a text "
+                                 "trait (events without it count under "
+                                 "null)."),
+                _query_parameter("period", {
+                    "type": "integer", "minimum": 1,
+                    "maximum": matching.MAX_PERIOD},
+                    "Seconds per period, counted from the epoch.")],
+            body=filter_body, policy="telemetry:events:statistics"),
+        (("events",), "DELETE"): _operation(
+            "Delete every event the caller may see that matches the "
+            "filters, in transactions of [api] delete_batch_size events.",
+            {"200": {"description": "How many were deleted ({\"deleted\"}"
+                     "), or with dry_run how many match ({\"count\"}).",
+                     "content": _json(_ref("DeleteAnswer"))},
+             "400": _error("A bad filter or parameter, or no filter "
+                           "without all=True."),
+             "415": _error("A body not declared as JSON, or multipart.")},
+            parameters=_filter_parameters() + [
+                _boolean("all", "Delete without a filter: every event "
+                         "the caller sees."),
+                _boolean("dry_run", "Count what would be deleted, "
+                         "delete nothing."),
+                _all_tenants()],
+            body=filter_body, policy="telemetry:events:delete_matching"),
+    }
 
 
 def _operations(conf):
@@ -122,6 +203,7 @@ def _operations(conf):
     trait_name = _path_parameter("trait_name", "A trait name.")
     event_list = {"type": "array", "items": _ref("Event")}
     return {
+        **_matching_operations(conf),
         (("capabilities",), "GET"): _operation(
             "What the storage driver can do.",
             {"200": {"description": "The capabilities, flattened.",
@@ -157,9 +239,9 @@ def _operations(conf):
             "One event the caller may see.",
             {"200": {"description": "The event.",
                      "content": _json(_ref("Event"))},
-             "400": _error("A bad all_tenants."),
+             "400": _error("A bad all_tenants or show."),
              "404": _error("No such event the caller may see.")},
-            parameters=[message_id, _all_tenants()],
+            parameters=[message_id, _all_tenants(), _show_parameter()],
             policy="telemetry:events:show"),
         (("events", "*"), "HEAD"): {
             "summary": "Whether an event the caller may see exists; "
@@ -239,6 +321,37 @@ def _schemas(conf):
                         "problem": {"type": "string", "enum": [
                             str(p) for p in models.Problem]},
                         "reason": _TEXT}}}}},
+        "FilterBody": {
+            "type": "object",
+            "description": "The filters in a body, as a listing takes "
+            "them, instead of the query string.",
+            "properties": {"q": {"type": "array",
+                                 "maxItems": conf.api.max_query_filters,
+                                 "items": _ref("Filter")}}},
+        "Filter": {
+            "type": "object", "required": ["field", "value"],
+            "properties": {
+                "field": _TEXT,
+                "op": {"type": "string", "enum": list(query.OPERATORS)},
+                "value": {"type": ["string", "number"]},
+                "type": {"type": "string", "enum": list(query.TYPES)}}},
+        "Count": {"type": "object", "required": ["count"],
+                  "properties": {"count": {"type": "integer"}}},
+        "Statistics": {
+            "type": "object", "required": ["group_by", "period",
+                                           "statistics"],
+            "properties": {
+                "group_by": {"type": ["string", "null"]},
+                "period": {"type": ["integer", "null"]},
+                "statistics": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["group", "period_start", "count"],
+                    "properties": {
+                        "group": {"type": ["string", "null"]},
+                        "period_start": {"type": ["string", "null"]},
+                        "count": {"type": "integer"}}}}}},
+        "DeleteAnswer": {"type": "object", "properties": {
+            "deleted": {"type": "integer"}, "count": {"type": "integer"}}},
         "ListBody": {
             "type": "object",
             "description": "The listing's arguments in a body (as "
@@ -247,15 +360,7 @@ def _schemas(conf):
             "properties": {
                 "q": {"type": "array",
                       "maxItems": conf.api.max_query_filters,
-                      "items": {
-                          "type": "object", "required": ["field", "value"],
-                          "properties": {
-                              "field": _TEXT,
-                              "op": {"type": "string",
-                                     "enum": list(query.OPERATORS)},
-                              "value": {"type": ["string", "number"]},
-                              "type": {"type": "string",
-                                       "enum": list(query.TYPES)}}}},
+                      "items": _ref("Filter")},
                 "limit": {"type": ["integer", "string"]},
                 "marker": _TEXT,
                 "sort": {"oneOf": [_TEXT, {"type": "array",
@@ -273,7 +378,12 @@ def _schemas(conf):
                 "generated": {"type": "string",
                               "description": "ISO 8601, UTC, no zone."},
                 "traits": {"type": "array", "items": _ref("Trait")},
-                "raw": _ANY}},
+                "raw": _ANY,
+                "stored_at": {"type": ["string", "null"], "description":
+                              "When it was stored (with show=stored_at)."},
+                "updated_at": {"type": ["string", "null"], "description":
+                               "When its traits were last updated (with "
+                               "show=updated_at); null if never."}}},
         "NewEvent": {
             "type": "object",
             "required": ["message_id", "event_type", "generated"],

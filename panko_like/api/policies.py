@@ -40,6 +40,20 @@ RULES = [
         operations=[{"path": "/v2/events/{message_id}", "method": "GET"}],
     ),
     policy.DocumentedRuleDefault(
+        name="telemetry:events:count",
+        check_str=ANYONE,
+        description="Count the events a filter matches (each caller only "
+        "counts what segregation allows).",
+        operations=[{"path": "/v2/events/count", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
+        name="telemetry:events:statistics",
+        check_str=ANYONE,
+        description="Count events per group and per period (each caller "
+        "only counts what segregation allows).",
+        operations=[{"path": "/v2/events/statistics", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
         name="telemetry:events:create",
         check_str=ADMIN,
         description="Store events.",
@@ -52,6 +66,13 @@ RULES = [
         "admin reaches beyond its own scope with all_tenants=True).",
         operations=[{"path": "/v2/events/{message_id}",
                      "method": "DELETE"}],
+    ),
+    policy.DocumentedRuleDefault(
+        name="telemetry:events:delete_matching",
+        check_str=ADMIN,
+        description="Delete every event a filter matches (within the "
+        "caller's scope; all_tenants=True reaches every project).",
+        operations=[{"path": "/v2/events", "method": "DELETE"}],
     ),
 ]
 

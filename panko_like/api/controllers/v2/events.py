@@ -1,5 +1,7 @@
 """``/v2/events``: list, show, ingest and delete events."""
 
+import functools
+
 import orjson
 import webob
 from oslo_log import log
@@ -37,22 +39,28 @@ def _trait_bodies(event):
             for name, dtype, value in items]
 
 
-def _body(event, raw):
-    return {
+def _body(event, raw, shown):
+    body = {
         "message_id": event.message_id,
         "event_type": event.event_type,
         "generated": models.format_datetime(event.generated),
         "traits": _trait_bodies(event),
         "raw": raw,
     }
+    for name in shown:
+        value = getattr(event, name)
+        body[name] = None if value is None else models.format_datetime(value)
+    return body
 
 
-def event_body(event):
-    return _body(event, event.raw)
+def event_body(event, shown=()):
+    """The API's body of ``event``, with the fields ``shown`` (see
+    query.SHOW_FIELDS) beside Panko's."""
+    return _body(event, event.raw, shown)
 
 
-def encode_event(event):
-    """``event_body(event)`` as JSON bytes.
+def encode_event(event, shown=()):
+    """``event_body(event, shown)`` as JSON bytes.
 
     A raw payload the driver kept as JSON text is written out as it is
     stored, not decoded and encoded again. Stored text is JSON as
@@ -62,13 +70,13 @@ def encode_event(event):
     text = event.raw_text
     if text is not None and "NaN" not in text and "Infinity" not in text:
         try:
-            return orjson.dumps(_body(event, orjson.Fragment(text)))
+            return orjson.dumps(_body(event, orjson.Fragment(text), shown))
         except TypeError:
             pass  # not orjson's to write: the general way below
-    return streaming.encode_json(event_body(event))
+    return streaming.encode_json(event_body(event, shown))
 
 
-def _visible_filter(request, identity, filters):
+def visible_filter(request, identity, filters):
     admin = rbac.is_admin(request, identity)
     return query.event_filter(filters, identity, admin)
 
@@ -76,14 +84,16 @@ def _visible_filter(request, identity, filters):
 def index(request, response):
     identity = rbac.enforce(request, "telemetry:events:index")
     args = query.list_arguments(request)
-    event_filter = _visible_filter(request, identity, args["q"])
+    shown = query.shown_fields(request)
+    event_filter = visible_filter(request, identity, args["q"])
     pagination = query.pagination(args, request.conf)
     conn = request.storage_holder.get()
     try:
         # Streamed: an answer of 100,000 events is never held whole.
         answer = streaming.json_list(
             conn.get_events(event_filter, pagination),
-            encode_event,
+            functools.partial(encode_event, shown=shown)
+            if shown else encode_event,
         )
     except storage.InvalidMarker:
         raise errors.BadRequest(f"Marker {pagination.marker} not found.")
@@ -114,7 +124,7 @@ def _one_event_filter(request, identity, message_id, all_tenants):
     """
     filters = ([{"field": "all_tenants", "value": "True"}]
                if all_tenants and rbac.is_admin(request, identity) else [])
-    event_filter = _visible_filter(request, identity, filters)
+    event_filter = visible_filter(request, identity, filters)
     event_filter.message_id = message_id
     return event_filter
 
@@ -129,11 +139,12 @@ def show(request, response, message_id):
     identity = rbac.enforce(request, "telemetry:events:show")
     event_filter = _one_event_filter(request, identity, message_id,
                                      _all_tenants(request))
+    shown = query.shown_fields(request)
     conn = request.storage_holder.get()
     found = _find_one(conn, event_filter)
     if found is None:
         raise errors.NotFound(f"Event {message_id} Not Found")
-    return webob.Response(body=encode_event(found),
+    return webob.Response(body=encode_event(found, shown),
                           content_type=streaming.CONTENT_TYPE, charset=None)
 
 

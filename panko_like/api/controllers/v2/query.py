@@ -21,7 +21,14 @@ EVENT_FIELDS = {
     "message_id": "eq",
     "start_timestamp": "ge",
     "end_timestamp": "le",
+    "stored_since": "ge",
+    "stored_before": "lt",
 }
+#: Event fields whose value is a time.
+TIME_FIELDS = ("start_timestamp", "end_timestamp", "stored_since",
+               "stored_before")
+#: What ``show`` adds to each event of an answer.
+SHOW_FIELDS = ("stored_at", "updated_at")
 SORT_HELP = (
     "the sort parameter should be a pair of sort key and sort dir "
     "combined with ':', or only sort key specified and sort dir will be "
@@ -63,22 +70,88 @@ def unknown_arguments(names):
 def list_arguments(request):
     """``{"q": [dict], "limit": str|None, "marker": ..., "sort": [str]}``."""
     params = request.GET
-    allowed = {"limit", "marker", "sort"} | {f"q.{p}" for p in Q_PARTS}
+    args = filter_arguments(request, ("limit", "marker", "sort", "show"),
+                            LIST_ARGS)
+    args.update(limit=single(params, "limit"),
+                marker=single(params, "marker"), sort=params.getall("sort"))
+    body = read_body(request)
+    if body.strip():
+        _merge_body(args, _json_body(request, body), LIST_ARGS)
+    _check_filter_count(request, args)
+    return args
+
+
+def filter_arguments(request, plain, body_args=("q",)):
+    """``{"q": [dict]}``: the filters of a request that takes them as a
+    listing does, in its query string or in a JSON body whose keys are
+    among ``body_args``; ``plain``: the other query parameters it
+    takes. The body's other keys are the caller's to read."""
+    params = request.GET
+    allowed = set(plain) | {f"q.{p}" for p in Q_PARTS}
     unknown = set(params.keys()) - allowed
     if unknown:
         raise unknown_arguments(unknown)
-    args = {
-        "q": _query_string_filters(params),
-        "limit": single(params, "limit"),
-        "marker": single(params, "marker"),
-        "sort": params.getall("sort"),
-    }
-    body = read_body(request)
-    if body.strip():
-        _require_json(request)
-        parsed = parse_json(body)
-        errors.check_text(parsed)
-        _merge_body(args, parsed)
+    args = {"q": _query_string_filters(params)}
+    if body_args == ("q",):
+        body = read_body(request)
+        if body.strip():
+            _merge_body(args, _json_body(request, body), body_args)
+        _check_filter_count(request, args)
+    return args
+
+
+def _json_body(request, body):
+    _require_json(request)
+    parsed = parse_json(body)
+    errors.check_text(parsed)
+    return parsed
+
+
+def shown_fields(request):
+    """What ``show`` asks each event of the answer to add (repeated, or
+    separated by commas)."""
+    fields = []
+    for value in request.GET.getall("show"):
+        for name in value.split(","):
+            name = name.strip()
+            if name not in SHOW_FIELDS:
+                raise errors.invalid_input(
+                    "show", value,
+                    f"expected some of {', '.join(SHOW_FIELDS)}.")
+            if name not in fields:
+                fields.append(name)
+    return fields
+
+
+def flag(params, name):
+    """The boolean query parameter ``name`` (false when absent)."""
+    value = single(params, name)
+    if value is None:
+        return False
+    try:
+        return strutils.bool_from_string(value, strict=True)
+    except ValueError:
+        raise errors.invalid_input(name, value, "expected true or false.")
+
+
+def positive_int(params, name, most=None):
+    """The integer query parameter ``name`` (None when absent), at least
+    1 and at most ``most``."""
+    value = single(params, name)
+    if value is None:
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = 0
+    if number < 1 or (most is not None and number > most):
+        bound = f" and at most {most}" if most is not None else ""
+        raise errors.invalid_input(
+            name, value, f"expected an integer of at least 1{bound}.")
+    return number
+
+
+def _check_filter_count(request, args):
     most = request.conf.api.max_query_filters
     if len(args["q"]) > most:
         raise errors.BadRequest(
@@ -126,10 +199,10 @@ def _query_string_filters(params):
     ]
 
 
-def _merge_body(args, body):
+def _merge_body(args, body, allowed):
     if not isinstance(body, dict):
         raise errors.BadRequest(BODY_SHAPE)
-    unknown = set(body) - set(LIST_ARGS)
+    unknown = set(body) - set(allowed)
     if unknown:
         raise unknown_arguments(unknown)
     for name, value in body.items():
@@ -265,7 +338,7 @@ def _check_event_op(field, op):
 
 
 def _event_value(field, value):
-    if field in ("start_timestamp", "end_timestamp"):
+    if field in TIME_FIELDS:
         try:
             return models.parse_datetime(str(value))
         except (ValueError, OverflowError):

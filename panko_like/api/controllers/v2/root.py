@@ -3,7 +3,12 @@
 import pecan
 
 from panko_like.api import errors
-from panko_like.api.controllers.v2 import capabilities, event_types, events
+from panko_like.api.controllers.v2 import (
+    capabilities,
+    event_types,
+    events,
+    matching,
+)
 
 
 class MethodNotAllowed(errors.APIError):
@@ -20,7 +25,11 @@ class MethodNotAllowed(errors.APIError):
 # (path pattern, {method: handler}); "*" matches one path segment.
 ROUTES = [
     (("capabilities",), {"GET": capabilities.get}),
-    (("events",), {"GET": events.index, "POST": events.create}),
+    (("events",), {"GET": events.index, "POST": events.create,
+                   "DELETE": matching.delete}),
+    # Before ("events", "*"): these names are no message_ids here.
+    (("events", "count"), {"GET": matching.count}),
+    (("events", "statistics"), {"GET": matching.statistics}),
     (("events", "*"), {"GET": events.show, "HEAD": events.show,
                        "DELETE": events.delete}),
     (("event_types",), {"GET": event_types.index}),
