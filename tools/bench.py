@@ -5,7 +5,7 @@ Run from a checkout (``python -m tools.bench --help``, or ``tox -e bench
 through the storage driver's public contract, measures the database's
 own floor (the same rows written with COPY on PostgreSQL, multi-row
 inserts on MySQL, executemany on SQLite, none of panko_like's code: see
-``tools/benchlib/floor.py``), runs the queries (a)-(i) many times each,
+``tools/benchlib/floor.py``), runs the queries (a)-(k) many times each,
 checks every answer against the generated data, expires the older half,
 and prints the figures (``--json`` writes them too). A wrong answer is
 a failure: the exit status is then 1.
@@ -36,7 +36,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Load a deterministic workload, measure ingestion "
-        "against the database's floor, time and check queries (a)-(i), "
+        "against the database's floor, time and check queries (a)-(k), "
         "expire the older half.")
     parser.add_argument("-n", "--events", type=cli.positive,
                         default=1_000_000,
@@ -127,7 +127,8 @@ def report(paths):
     for name in ("a_event_type_page", "b_resource_all",
                  "c_project_3_days_page", "d_project_memory_page",
                  "e_message_id", "f_event_types", "g_trait_types",
-                 "h_first_page", "i_state_values"):
+                 "h_first_page", "i_state_values", "j_count_project_day",
+                 "k_hourly_type_day"):
         rows.append((
             f"({name[0]}) p50 / p95 ms",
             lambda p, r, n=name: "{p50_ms:.1f} / {p95_ms:.1f}".format(

@@ -1,19 +1,23 @@
-"""The queries (a)-(i) of the storage benchmark, timed and checked.
+"""The queries (a)-(k) of the storage benchmark, timed and checked.
 
 Each query goes through the driver's public contract (``get_events``,
-``get_event_types``, ``get_trait_types``, ``get_traits``) and its answer
-is compared with what :class:`~tools.benchlib.workload.Expected` says it
-must be.
+``get_event_types``, ``get_trait_types``, ``get_traits``,
+``count_events``, ``event_statistics``) and its answer is compared with
+what :class:`~tools.benchlib.workload.Expected` says it must be.
 """
 
 import collections
+import datetime
 import resource
 import statistics
 import time
 
 from panko_like import storage
 from panko_like.storage import models
-from tools.benchlib.workload import EVENT_TYPES, PAGE, WINDOW
+from tools.benchlib.workload import DAY, EVENT_TYPES, HOUR, PAGE, WINDOW
+
+#: The last microsecond of DAY: end_timestamp is inclusive.
+_DAY_END = DAY[1] - datetime.timedelta(microseconds=1)
 
 
 def _event_key(event):
@@ -91,6 +95,19 @@ def queries(expected, scan_repeat):
             (lambda conn, name=name: collections.Counter(
                 t.value for t in conn.get_traits(name, "state")),
              expected.states[name]) for name in sorted(expected.types)]),
+        ("j_count_project_day", [
+            (lambda conn, p=p: conn.count_events(storage.EventFilter(
+                start_timestamp=DAY[0], end_timestamp=_DAY_END,
+                traits_filter=[project_filter(p)])),
+             expected.day_counts[p]) for p in expected.projects]),
+        ("k_hourly_type_day", [
+            (lambda conn, name=name: {
+                line.start: line.count for line in conn.event_statistics(
+                    storage.EventFilter(event_type=name,
+                                        start_timestamp=DAY[0],
+                                        end_timestamp=_DAY_END),
+                    period=HOUR)},
+             dict(expected.hours[name])) for name in EVENT_TYPES]),
     ]
     return [(name, cases, scan_repeat if name.startswith("i_") else None)
             for name, cases in shapes
@@ -111,7 +128,7 @@ def run_queries(conn, expected, repeat, scan_repeat):
             start = time.perf_counter()
             got = call(conn)
             times.append(time.perf_counter() - start)
-            rows += sum(got.values()) if isinstance(got, dict) else len(got)
+            rows += _rows(got)
             if got != want:
                 failures.append(f"{name}: wrong answer (case "
                                 f"{index % len(cases)}): got "
@@ -125,6 +142,16 @@ def run_queries(conn, expected, repeat, scan_repeat):
         if name.startswith("i_"):
             figures[name]["rows_per_s"] = round(rows / sum(times))
     return figures, failures
+
+
+def _rows(answer):
+    """How many rows an answer holds: a count is one, the lines of
+    statistics hold the events they count."""
+    if isinstance(answer, int):
+        return 1
+    if isinstance(answer, dict):
+        return sum(answer.values())
+    return len(answer)
 
 
 def percentile(values, pct):

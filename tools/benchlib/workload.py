@@ -62,6 +62,10 @@ PAGE = 100
 #: Query (c): three days inside the older half.
 WINDOW = (BASE + datetime.timedelta(days=5),
           BASE + datetime.timedelta(days=8))
+#: Queries (j) and (k): one day inside that window, [start, end).
+DAY = (BASE + datetime.timedelta(days=6), BASE + datetime.timedelta(days=7))
+#: Query (k): hourly periods.
+HOUR = 3600
 
 
 class Workload:
@@ -207,6 +211,10 @@ class Expected:
         self.types = set()
         self.trait_types = collections.defaultdict(set)
         self.states = collections.defaultdict(collections.Counter)
+        #: (j): events of each sampled project generated in DAY.
+        self.day_counts = collections.Counter()
+        #: (k): events of each type generated in DAY, by hour.
+        self.hours = collections.defaultdict(collections.Counter)
 
     def add(self, batch):
         for event in batch:
@@ -234,6 +242,12 @@ class Expected:
             self.trait_types[event.event_type].update(
                 (trait.name, trait.dtype) for trait in event.traits)
             self.states[event.event_type][values["state"]] += 1
+            if DAY[0] <= event.generated < DAY[1]:
+                if project in self.in_window:
+                    self.day_counts[project] += 1
+                hour = event.generated.replace(minute=0, second=0,
+                                               microsecond=0)
+                self.hours[event.event_type][hour] += 1
 
 
 

@@ -48,7 +48,16 @@ class AdoptionScenarios:
 
     def test_dbsync_adopts_a_panko_database(self):
         self.load_panko_copy()
+        before = models.utc_now() - datetime.timedelta(seconds=1)
         self.assert_dbsync_adopts()
+        after = models.utc_now() + datetime.timedelta(seconds=1)
+
+        # Revision 0009 gave every adopted event the upgrade's time as
+        # its stored time (the documented rule), one value for all.
+        stored = {e.stored_at for e in self.conn.get_events(
+            storage.EventFilter())}
+        self.assertEqual(1, len(stored), stored)
+        self.assertTrue(before <= stored.pop() <= after)
 
         # Revision 0004 copied every event's traits into its row; the
         # answers below are read from there.
@@ -132,6 +141,9 @@ class AdoptionScenarios:
             storage.EventFilter(message_id="after-adoption"))
         self.assertEqual(dataset.normalized(new), dataset.normalized(back))
         self.assertIn("image.upload", self.conn.get_event_types())
+        # ... stamped with the clock now, not the upgrade's time.
+        self.assertLess(after - datetime.timedelta(seconds=1),
+                        back.stored_at)
 
     def stamp(self, revision):
         """The table Panko's own alembic scripts leave, at ``revision``."""
