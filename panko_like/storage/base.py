@@ -34,11 +34,12 @@ LOG = log.getLogger(__name__)
 
 #: What a driver offers, false unless it declares it: events:query:simple
 #: is get_events, get_event_types, get_trait_types and get_traits;
-#: events:delete is delete_events.
+#: events:delete is delete_events; events:update is update_traits.
 BASE_CAPABILITIES: dict[str, Any] = {
     "events": {
         "query": {"simple": False, "count": False, "statistics": False},
         "delete": False,
+        "update": False,
     },
 }
 
@@ -55,6 +56,10 @@ RESILIENT_METHODS = (
     "get_event_types", "get_trait_types", "get_traits",
     "clear_expired_data", "delete_events", "count_events",
     "event_statistics",
+    # Setting and removing traits by name is idempotent: a retry after
+    # a lost connection whose first attempt committed changes nothing
+    # more (but updated_at).
+    "update_traits",
 )
 
 #: Per thread: whether a call is already inside the resilience policy
@@ -141,6 +146,56 @@ def checked_batch(events, prepare, max_raw_depth=models.MAX_RAW_DEPTH):
             continue
         accepted[event.message_id] = item
     return rejected, list(accepted.values())
+
+
+def checked_update(
+    set_traits: list[models.Trait], remove: list[str]
+) -> tuple[list[models.Trait], list[str]]:
+    """Check (and convert) the arguments of update_traits; raise
+    InvalidEvent.
+
+    The traits follow record_events' rules (a name at most once per
+    type); each name to remove is a trait name; a name is never both
+    set and removed, and something is set or removed.
+    """
+    # validate_traits looks at the traits alone.
+    holder = models.Event("-", "-", None, list(set_traits))
+    holder.validate_traits()
+    for name in remove:
+        models.check_name(name, "trait name", models.MAX_TRAIT_NAME_LENGTH)
+    both = sorted({trait.name for trait in holder.traits} & set(remove))
+    if both:
+        raise models.InvalidEvent(
+            models.Problem.INVALID,
+            f"traits both set and removed: {', '.join(both)}")
+    if not holder.traits and not remove:
+        raise models.InvalidEvent(models.Problem.INVALID,
+                                  "nothing to set or remove")
+    return holder.traits, sorted(set(remove))
+
+
+def updated_traits(
+    current: list[models.Trait], set_traits: list[models.Trait],
+    remove: list[str], max_traits: int | None = None,
+) -> list[models.Trait]:
+    """An event's traits once ``set_traits`` and ``remove`` (checked by
+    checked_update) apply to its ``current`` ones, sorted by (name,
+    dtype) as drivers read them back.
+
+    A name set replaces every trait of that name, whatever its type;
+    removing a name the event lacks is no error. More than
+    ``max_traits`` traits raises InvalidEvent (too large).
+    """
+    touched = {trait.name for trait in set_traits} | set(remove)
+    traits = [trait for trait in current if trait.name not in touched]
+    traits.extend(set_traits)
+    if max_traits is not None and len(traits) > max_traits:
+        raise models.InvalidEvent(
+            models.Problem.TOO_LARGE,
+            f"the event would have {len(traits)} traits; at most "
+            f"{max_traits}")
+    traits.sort(key=lambda trait: (trait.name, trait.dtype))
+    return traits
 
 
 def merge_dicts(base: dict, update: dict) -> dict:
@@ -526,3 +581,29 @@ class Connection(abc.ABC):
         :raises panko_like.storage.TooManyGroups: more than max_groups.
         """
         raise self._not_implemented("event_statistics")
+
+    def update_traits(
+        self, event_filter: EventFilter, set_traits: list[models.Trait],
+        remove: list[str], max_traits: int | None = None,
+    ) -> models.Event | None:
+        """Set and remove traits of the one event ``event_filter`` finds
+        (its ``message_id`` is required), in one atomic change.
+
+        Each trait of ``set_traits`` replaces every trait of its name
+        (a name may be given once per type, as in record_events); each
+        name of ``remove`` takes that name's traits away, and one the
+        event lacks is no error. A name is never both set and removed.
+        The message_id, event type, generated time and raw payload never
+        change; ``updated_at`` becomes the storage's clock. Concurrent
+        updates of one event are serialized: none is lost. See
+        checked_update and updated_traits for the rules.
+
+        :param max_traits: the event may have at most this many traits
+            afterwards (None: no limit).
+        :returns: the event as ``get_events`` reads it now, or None when
+            the filter finds no event (nothing is changed).
+        :raises panko_like.storage.models.InvalidEvent: invalid
+            arguments, or too many traits afterwards; nothing is
+            changed.
+        """
+        raise self._not_implemented("update_traits")
