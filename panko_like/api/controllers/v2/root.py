@@ -3,7 +3,12 @@
 import pecan
 
 from panko_like.api import errors
-from panko_like.api.controllers.v2 import capabilities, event_types, events
+from panko_like.api.controllers.v2 import (
+    capabilities,
+    event_types,
+    event_updates,
+    events,
+)
 
 
 class MethodNotAllowed(errors.APIError):
@@ -22,7 +27,8 @@ ROUTES = [
     (("capabilities",), {"GET": capabilities.get}),
     (("events",), {"GET": events.index, "POST": events.create}),
     (("events", "*"), {"GET": events.show, "HEAD": events.show,
-                       "DELETE": events.delete}),
+                       "DELETE": events.delete,
+                       "PATCH": event_updates.update}),
     (("event_types",), {"GET": event_types.index}),
     (("event_types", "*", "traits"), {"GET": event_types.trait_types}),
     (("event_types", "*", "traits", "*"), {"GET": event_types.traits}),
