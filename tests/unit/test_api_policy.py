@@ -25,7 +25,7 @@ class TestPolicies(unittest.TestCase):
         self.assertEqual(
             ["context_is_admin", "segregation", "telemetry:events:index",
              "telemetry:events:show", "telemetry:events:create",
-             "telemetry:events:delete"], names)
+             "telemetry:events:delete", "telemetry:events:update"], names)
 
     def test_enforcer_defaults(self):
         enforcer = policies.make_enforcer(service.prepare_service([]))
@@ -36,6 +36,7 @@ class TestPolicies(unittest.TestCase):
                 ("telemetry:events:show", True, True),
                 ("telemetry:events:create", True, False),
                 ("telemetry:events:delete", True, False),
+                ("telemetry:events:update", True, False),
                 ("segregation", True, False)):
             self.assertEqual(as_admin, enforcer.enforce(rule, {}, admin))
             self.assertEqual(as_member, enforcer.enforce(rule, {}, member))
