@@ -148,56 +148,6 @@ def checked_batch(events, prepare, max_raw_depth=models.MAX_RAW_DEPTH):
     return rejected, list(accepted.values())
 
 
-def checked_update(
-    set_traits: list[models.Trait], remove: list[str]
-) -> tuple[list[models.Trait], list[str]]:
-    """Check (and convert) the arguments of update_traits; raise
-    InvalidEvent.
-
-    The traits follow record_events' rules (a name at most once per
-    type); each name to remove is a trait name; a name is never both
-    set and removed, and something is set or removed.
-    """
-    # validate_traits looks at the traits alone.
-    holder = models.Event("-", "-", None, list(set_traits))
-    holder.validate_traits()
-    for name in remove:
-        models.check_name(name, "trait name", models.MAX_TRAIT_NAME_LENGTH)
-    both = sorted({trait.name for trait in holder.traits} & set(remove))
-    if both:
-        raise models.InvalidEvent(
-            models.Problem.INVALID,
-            f"traits both set and removed: {', '.join(both)}")
-    if not holder.traits and not remove:
-        raise models.InvalidEvent(models.Problem.INVALID,
-                                  "nothing to set or remove")
-    return holder.traits, sorted(set(remove))
-
-
-def updated_traits(
-    current: list[models.Trait], set_traits: list[models.Trait],
-    remove: list[str], max_traits: int | None = None,
-) -> list[models.Trait]:
-    """An event's traits once ``set_traits`` and ``remove`` (checked by
-    checked_update) apply to its ``current`` ones, sorted by (name,
-    dtype) as drivers read them back.
-
-    A name set replaces every trait of that name, whatever its type;
-    removing a name the event lacks is no error. More than
-    ``max_traits`` traits raises InvalidEvent (too large).
-    """
-    touched = {trait.name for trait in set_traits} | set(remove)
-    traits = [trait for trait in current if trait.name not in touched]
-    traits.extend(set_traits)
-    if max_traits is not None and len(traits) > max_traits:
-        raise models.InvalidEvent(
-            models.Problem.TOO_LARGE,
-            f"the event would have {len(traits)} traits; at most "
-            f"{max_traits}")
-    traits.sort(key=lambda trait: (trait.name, trait.dtype))
-    return traits
-
-
 def merge_dicts(base: dict, update: dict) -> dict:
     """Return a deep copy of ``base`` updated recursively by ``update``."""
     result = copy.deepcopy(base)
@@ -595,8 +545,8 @@ class Connection(abc.ABC):
         event lacks is no error. A name is never both set and removed.
         The message_id, event type, generated time and raw payload never
         change; ``updated_at`` becomes the storage's clock. Concurrent
-        updates of one event are serialized: none is lost. See
-        checked_update and updated_traits for the rules.
+        updates of one event are serialized: none is lost. Drivers
+        apply the rules of :mod:`panko_like.storage.trait_updates`.
 
         :param max_traits: the event may have at most this many traits
             afterwards (None: no limit).

@@ -35,7 +35,7 @@ from pymongo import errors as mongo_errors
 from pymongo import uri_parser
 
 from panko_like import storage
-from panko_like.storage import base, models
+from panko_like.storage import base, models, trait_updates
 from panko_like.storage.mongodb import documents as codec
 
 LOG = log.getLogger(__name__)
@@ -427,13 +427,13 @@ class Connection(base.Connection):
         update applies to what the one before it left."""
         if event_filter.message_id is None:
             raise ValueError("update_traits needs a message_id")
-        set_traits, remove = base.checked_update(set_traits, remove)
+        set_traits, remove = trait_updates.checked_update(set_traits, remove)
         query = codec.filter_query(event_filter)
         for _ in range(UPDATE_ATTEMPTS):
             doc = self.events.find_one(query)
             if doc is None:
                 return None
-            traits = base.updated_traits(
+            traits = trait_updates.updated_traits(
                 codec.event_from_document(doc).traits, set_traits, remove,
                 max_traits)
             updated = self.events.find_one_and_update(

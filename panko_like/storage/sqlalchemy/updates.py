@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from oslo_log import log
 from sqlalchemy import exc as sa_exc
 
-from panko_like.storage import base, models
+from panko_like.storage import models, trait_updates
 from panko_like.storage.sqlalchemy import engine as engine_mod
 from panko_like.storage.sqlalchemy import queries, reads, writes
 from panko_like.storage.sqlalchemy import schema as t
@@ -42,7 +42,7 @@ class Updater:
                       max_traits=None):
         if event_filter.message_id is None:
             raise ValueError("update_traits needs a message_id")
-        set_traits, remove = base.checked_update(set_traits, remove)
+        set_traits, remove = trait_updates.checked_update(set_traits, remove)
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self.dialect.writing() as conn:
@@ -58,7 +58,7 @@ class Updater:
         row = self._locked_event(conn, event_filter)
         if row is None:
             return None
-        traits = base.updated_traits(
+        traits = trait_updates.updated_traits(
             self._current_traits(conn, row), set_traits, remove,
             max_traits)
         touched = sorted({trait.name for trait in set_traits} | set(remove))

@@ -14,7 +14,7 @@ from oslo_log import log
 
 from panko_like.api import errors, rbac, streaming
 from panko_like.api.controllers.v2 import events, query
-from panko_like.storage import base, models
+from panko_like.storage import models, trait_updates
 
 BODY_KEYS = {"traits", "remove"}
 BODY_SHAPE = ('The body must be a JSON object {"traits": [{"name": ..., '
@@ -99,7 +99,7 @@ def _read_update(request):
             f"{len(items)} traits; at most {api.max_traits_per_event} "
             "([api] max_traits_per_event).")
     try:
-        set_traits, remove = base.checked_update(
+        set_traits, remove = trait_updates.checked_update(
             [_trait(item) for item in items], remove)
         holder = models.Event(None, None, None, set_traits)
         # The limits of POST: trait names and text values.
