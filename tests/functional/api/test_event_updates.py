@@ -4,11 +4,14 @@ storage/test_log_driver)."""
 
 import concurrent.futures
 import json
+import os
+import shutil
+import tempfile
 import threading
 
 from panko_like import storage
 from tests.functional import api_base, backends
-from tests.functional.api_base import ADMIN_A, ADMIN_B, USER_A1
+from tests.functional.api_base import ADMIN_A, ADMIN_B, USER_A1, USER_A2
 
 #: Concurrent PATCH requests of one event (within max_traits_per_event).
 UPDATERS = 8
@@ -82,6 +85,25 @@ class UpdateAPIScenarios:
         self.assertIn("note", names(answer))
         self.assertIn("note", names(self.get("/v2/events/b1",
                                              headers=ADMIN_B).json))
+
+    def test_members_when_the_policy_allows_them(self):
+        # A member sees only its own events, and all_tenants never
+        # widens that, nor lets it move an event to another tenant.
+        home = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, home)
+        path = os.path.join(home, "policy.yaml")
+        with open(path, "w") as f:
+            f.write('"telemetry:events:update": ""\n')
+        self.conf.set_override("policy_file", path, group="oslo_policy")
+        self.app = self.make_app()
+        body = {"traits": [text("note", "mine")]}
+        self.patch("a1", body, headers=USER_A1)
+        self.assertError(self.patch("a1?all_tenants=True", body,
+                                    headers=USER_A2, status=404), 404)
+        message = self.assertError(self.patch(
+            "a1?all_tenants=True", {"remove": ["project_id"]},
+            headers=USER_A1, status=400), 400)
+        self.assertIn("only an admin may", message)
 
     def test_project_and_user_change_needs_all_tenants(self):
         for body in ({"traits": [text("project_id", "proj-b")]},
