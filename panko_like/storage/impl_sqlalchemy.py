@@ -14,8 +14,9 @@ adopted in place.
 
 This class holds the contract and delegates: ``sqlalchemy/writes``
 stores batches, ``sqlalchemy/reads`` streams answers,
-``sqlalchemy/expiry`` deletes, and each database's module
-(``sqlalchemy/sqlite``, ``postgresql``, ``mysql``) its quirks.
+``sqlalchemy/expiry`` deletes, ``sqlalchemy/updates`` changes traits,
+and each database's module (``sqlalchemy/sqlite``, ``postgresql``,
+``mysql``) its quirks.
 
 Beyond the contract, every SQL database shares this administrative
 interface, for the commands and the tests: :attr:`Connection.engine`
@@ -30,6 +31,7 @@ from panko_like.storage.sqlalchemy import (
     migrations,
     reads,
     schema,
+    updates,
     writes,
 )
 
@@ -40,6 +42,7 @@ class Connection(base.Connection):
     CAPABILITIES = {"events": {
         "query": {"simple": True, "count": True, "statistics": True},
         "delete": True,
+        "update": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -54,6 +57,7 @@ class Connection(base.Connection):
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
+        self._updater = updates.Updater(self.dialect, self._reader)
         self._check_reachable(self._ping, self.close)
 
     def _ping(self):
@@ -127,3 +131,8 @@ class Connection(base.Connection):
                          max_groups=None):
         return self._reader.event_statistics(
             event_filter, group_by, period, max_groups)
+
+    def update_traits(self, event_filter, set_traits, remove,
+                      max_traits=None):
+        return self._updater.update_traits(
+            event_filter, set_traits, remove, max_traits)

@@ -64,6 +64,17 @@ class FlakyDriver(base.Connection):
     def delete_events(self, event_filter):
         return self._answer("delete_events", 2)
 
+    def count_events(self, event_filter):
+        return self._answer("count_events", 5)
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        return self._answer("event_statistics", [])
+
+    def update_traits(self, event_filter, set_traits, remove,
+                      max_traits=None):
+        return self._answer("update_traits", None)
+
 
 def _conf(retries):
     conf = service.prepare_service([])
@@ -85,6 +96,10 @@ CALLS = {
     "get_traits": (("t",), []),
     "clear_expired_data": ((60, 10), 3),
     "delete_events": ((storage.EventFilter(),), 2),
+    "count_events": ((storage.EventFilter(),), 5),
+    "event_statistics": ((storage.EventFilter(),), []),
+    "update_traits": ((storage.EventFilter(message_id="m"), [], ["n"]),
+                      None),
 }
 
 

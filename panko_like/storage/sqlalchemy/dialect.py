@@ -77,6 +77,10 @@ class Dialect:
     def clear(self, conn) -> None:
         """Drop what the database has beside the metadata's tables."""
 
+    def lock_for_update(self, conn) -> None:
+        """Take the locks that a change of stored events (update_traits)
+        takes before it reads them, in the writers' order."""
+
     # Writes
 
     def insert_ignore(self, table):

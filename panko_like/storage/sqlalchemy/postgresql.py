@@ -63,6 +63,11 @@ class Dialect(dialect.Dialect):
 
     # Writes
 
+    def lock_for_update(self, conn):
+        # The event table first, as the writers (store_batch) and the
+        # partitions' droppers lock it.
+        conn.exec_driver_sql("LOCK TABLE ONLY event IN ROW EXCLUSIVE MODE")
+
     def insert_ignore(self, table):
         return pg_dialect.insert(table).on_conflict_do_nothing()
 

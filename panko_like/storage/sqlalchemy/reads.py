@@ -87,7 +87,7 @@ class Reader:
         query = queries.lookup_query(
             self.dialect.message_is, len(f.traits_filter), listed)
         rows, traits = self.retry(self._fetch_chunk, query, params)
-        yield from _events(rows, traits)
+        yield from events_from_rows(rows, traits)
 
     def _pages(self, columns, conditions, pagination, position, chunk,
                fetch):
@@ -123,7 +123,7 @@ class Reader:
         for rows, traits in self._pages(queries.EVENT_COLUMNS, conditions,
                                         pagination, position, CHUNK_SIZE,
                                         self._fetch_chunk):
-            yield from _events(rows, traits)
+            yield from events_from_rows(rows, traits)
 
     def _stream_by_keys(self, conditions, pagination, position):
         """_stream for a filter whose matches a trait table's (key,
@@ -145,7 +145,7 @@ class Reader:
         for rows, traits in self._pages(queries.EVENT_COLUMNS, conditions,
                                         first, position, FIRST_PAGE,
                                         self._fetch_chunk):
-            yield from _events(rows, traits)
+            yield from events_from_rows(rows, traits)
         if len(rows) < first.limit or len(rows) == pagination.limit:
             return
         rest = dataclasses.replace(pagination, limit=(
@@ -165,7 +165,7 @@ class Reader:
                 found = {(row.id, row.message_id): row for row in rows}
                 in_order = [found.get((key.id, key.message_id))
                             for key in chunk]
-                yield from _events(
+                yield from events_from_rows(
                     [row for row in in_order if row is not None], traits)
 
     def _fetch_keys(self, query):
@@ -181,10 +181,10 @@ class Reader:
         """
         with self.dialect.reader.connect() as conn:
             rows = conn.execute(query, params).all()
-            return rows, self._traits_of(
+            return rows, self.traits_of(
                 conn, [row.id for row in rows if row.traits is None])
 
-    def _traits_of(self, conn, event_ids):
+    def traits_of(self, conn, event_ids):
         """Traits of these events, in one query over the four tables."""
         traits = {}
         if not event_ids:
@@ -288,7 +288,7 @@ def statistics_lines(rows, group_by, period, names=None):
     return storage.sorted_groups(lines)
 
 
-def _events(rows, traits):
+def events_from_rows(rows, traits):
     """models.Event of rows of EVENT_COLUMNS (see _fetch_chunk)."""
     # Unpacked rather than read by name: a page reads 100 rows or more.
     for (event_id, message_id, generated, raw, stored, type_name,
