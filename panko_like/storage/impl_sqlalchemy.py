@@ -17,6 +17,10 @@ stores batches, ``sqlalchemy/reads`` streams answers,
 ``sqlalchemy/expiry`` deletes, and each database's module
 (``sqlalchemy/sqlite``, ``postgresql``, ``mysql``) its quirks.
 
+Reads can go to PostgreSQL standbys (``[database] read_from_standby``):
+each read-only call picks its engine once, through
+``Dialect.read_engine``, and streams its whole answer from it.
+
 Beyond the contract, every SQL database shares this administrative
 interface, for the commands and the tests: :attr:`Connection.engine`
 (the SQLAlchemy engine) and :meth:`Connection.schema_state`.
@@ -61,7 +65,7 @@ class Connection(base.Connection):
             conn.exec_driver_sql("SELECT 1")
 
     def close(self):
-        self.engine.dispose()
+        self.dialect.dispose()
 
     def _is_unreachable(self, exc):
         # A lost host (a PostgreSQL failover, a restart): the pool has
