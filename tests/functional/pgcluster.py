@@ -15,7 +15,8 @@ import tempfile
 import time
 import unittest
 
-from tests.functional import backends
+from panko_like import storage
+from tests.functional import apiserver, backends
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
@@ -107,17 +108,18 @@ class Pair:
         """Start both; ``cleanups(func)`` is called with what stops
         them, before anything can fail."""
         self.primary.initdb()
-        settings = ()
-        if self.synchronous:
-            settings = ("synchronous_standby_names=standby",
-                        "synchronous_commit=on")
         cleanups(self.primary.stop)
-        self.primary.start(*settings)
+        self.primary.start()
         self.primary.psql("CREATE DATABASE events")
         self.standby.basebackup_of(self.primary)
         cleanups(self.standby.stop)
         self.standby.start()
         if self.synchronous:
+            # Only once the standby runs: until then, every commit of
+            # the primary would wait for it.
+            self.primary.psql(
+                "ALTER SYSTEM SET synchronous_standby_names = 'standby'")
+            self.primary.psql("SELECT pg_reload_conf()")
             self.wait(lambda: self.primary.psql(
                 "SELECT sync_state FROM pg_stat_replication").strip()
                 == "sync", "the standby did not become synchronous")
@@ -173,3 +175,23 @@ class PairTestCase(unittest.TestCase):
         self.pair.start(self.addCleanup)
         self.primary = self.pair.primary
         self.standby = self.pair.standby
+
+    def upgrade(self, url):
+        """Create the schema through ``url``."""
+        conn = storage.get_connection(url, backends.make_conf(url))
+        try:
+            conn.upgrade()
+        finally:
+            conn.close()
+
+    def start_api(self, url, **database):
+        """``panko-like-api`` (noauth, one worker) over ``url``, with
+        more ``[database]`` options."""
+        server = apiserver.APIServer()
+        self.addCleanup(server.cleanup)
+        path = apiserver.write_config(server.home, {
+            "database": {"connection": url, **database},
+            "api": {"auth_mode": "noauth", "workers": 1},
+        })
+        server.args[:0] = ["--config-file", path]
+        return server.start()
