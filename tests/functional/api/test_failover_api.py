@@ -95,6 +95,7 @@ class TestFailoverThroughTheAPI(pgcluster.PairTestCase):
         killed = time.monotonic()
         self.primary.stop()
         self.standby.promote()
+        promoted = time.monotonic() - killed
         self.pair.wait(
             lambda: sender.acked_since(killed) >= AFTER or sender.error,
             "no batch acknowledged after the failover")
@@ -111,7 +112,8 @@ class TestFailoverThroughTheAPI(pgcluster.PairTestCase):
         print(f"PostgreSQL failover through the API: acknowledged="
               f"{len(acked)} stored={len(set(rows) & set(acked))} "
               f"duplicates={duplicates} lost={len(lost)} "
-              f"outage={outage:.2f}s 503s={sender.refused}")
+              f"outage={outage:.2f}s (stop and promote: {promoted:.2f}s) "
+              f"503s={sender.refused}")
         self.assertEqual(set(), lost)
         self.assertEqual(0, duplicates)
         self.assertLessEqual(set(rows), sender.sent)
