@@ -59,7 +59,7 @@ RESILIENT_METHODS = (
 
 #: The longest wait between two attempts of a call bounded by
 #: ``retry_deadline`` (an API request), in seconds.
-DEADLINE_WAIT_CAP = 1.0
+DEADLINE_WAIT_CAP = 0.5
 
 #: Per thread: whether a call is already inside the resilience policy
 #: (nested calls are not retried twice).
@@ -368,7 +368,7 @@ class Connection(abc.ABC):
             stop = stop | tenacity.stop_after_delay(max(left, 0))
             # A client waits on this call: once a standby is promoted
             # (a second or so), it is found within DEADLINE_WAIT_CAP,
-            # not up to a whole doubled wait later; one attempt a
+            # not up to a whole doubled wait later; two attempts a
             # second per waiting call at most.
             backoff = tenacity.wait_exponential(
                 multiplier=0.4, max=min(cap, DEADLINE_WAIT_CAP))
