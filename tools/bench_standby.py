@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import tempfile
 
 from panko_like import storage
@@ -36,6 +37,8 @@ PROG = "python -m tools.bench_standby"
 ADMIN = {"X-User-Id": "bench-admin", "X-Project-Id": "bench-admin-project",
          "X-Roles": "admin"}
 ALL_TENANTS = "q.field=all_tenants&q.op=eq&q.value=True"
+#: The runs: [database] read_from_standby of each.
+SETTINGS = {"primary_only": "false", "primary_and_standby": "true"}
 #: Events stored per batch.
 BATCH = 1000
 
@@ -51,6 +54,9 @@ def parse_args(argv=None):
                         help="concurrent client processes (4)")
     parser.add_argument("--seconds", type=cli.positive, default=20,
                         help="seconds each run lasts (20)")
+    parser.add_argument("--rounds", type=cli.positive, default=1,
+                        help="runs of each setting, alternated; the "
+                        "median pages/s is reported (1)")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the figures to FILE")
     args = parser.parse_args(argv)
@@ -123,8 +129,13 @@ def run(pair, args, directory, read_from_standby):
             server, requests, seconds=args.seconds)
     finally:
         server.stop()
-    # Counted once the workers' connections have closed: a server
+    # Counted once the workers' connections have ended: a server
     # publishes a connection's statistics when it ends, if not before.
+    for s in (pair.primary, pair.standby):
+        pair.wait(lambda s=s: not int(s.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+            "'events' AND pid <> pg_backend_pid()")),
+            f"the API's connections to the {s.name} did not end")
     for s in (pair.primary, pair.standby):
         figures[f"{s.name}_transactions"] = (
             transactions(s) - before[s.name])
@@ -147,18 +158,22 @@ def main(argv=None):
         say(f"storing {args.events} events")
         store(pair.url(pair.primary), args.events)
         pair.wait_replicated(args.events)
-        results = {}
-        for name, flag in (("primary_only", "false"),
-                           ("primary_and_standby", "true")):
-            say(f"reading pages for {args.seconds} s: {name}")
-            results[name] = run(pair, args, root, flag)
-            say(f"  {name}: {results[name]}")
-        say("pages/s: primary only {} / primary + standby {}".format(
-            results["primary_only"]["req_per_s"],
-            results["primary_and_standby"]["req_per_s"]))
+        results = {name: [] for name in SETTINGS}
+        for round_ in range(1, args.rounds + 1):
+            for name, flag in SETTINGS.items():
+                say(f"round {round_}: reading pages for {args.seconds} s, "
+                    f"{name}")
+                results[name].append(run(pair, args, root, flag))
+                say(f"  {results[name][-1]}")
+        medians = {name: statistics.median(r["req_per_s"] for r in runs)
+                   for name, runs in results.items()}
+        say("pages/s (median of {}): primary only {} / primary + standby "
+            "{}".format(args.rounds, medians["primary_only"],
+                        medians["primary_and_standby"]))
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
+                json.dump({"runs": results, "median_req_per_s": medians},
+                          f, indent=2)
     finally:
         for stop in reversed(stops):
             stop()

@@ -43,6 +43,16 @@ def unavailable() -> str | None:
     return None
 
 
+def require(test):
+    """Skip ``test`` where no server can run, or fail it when CI
+    requires PostgreSQL."""
+    reason = unavailable()
+    if reason:
+        if "postgresql" in backends.required():
+            test.fail(reason)
+        test.skipTest(reason)
+
+
 class Server:
     """One PostgreSQL server in a temporary directory."""
 
@@ -163,11 +173,7 @@ class PairTestCase(unittest.TestCase):
 
     def setUp(self):
         super().setUp()
-        reason = unavailable()
-        if reason:
-            if "postgresql" in backends.required():
-                self.fail(reason)
-            self.skipTest(reason)
+        require(self)
         root = tempfile.mkdtemp(prefix="panko_like_pg_")
         self.addCleanup(shutil.rmtree, root, ignore_errors=True)
         os.chmod(root, 0o777)
