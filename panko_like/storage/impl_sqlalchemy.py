@@ -26,6 +26,8 @@ interface, for the commands and the tests: :attr:`Connection.engine`
 (the SQLAlchemy engine) and :meth:`Connection.schema_state`.
 """
 
+from oslo_log import log
+
 from panko_like.storage import base
 from panko_like.storage.sqlalchemy import dialect as dialect_mod
 from panko_like.storage.sqlalchemy import engine as engine_mod
@@ -36,6 +38,8 @@ from panko_like.storage.sqlalchemy import (
     schema,
     writes,
 )
+
+LOG = log.getLogger(__name__)
 
 
 class Connection(base.Connection):
@@ -55,6 +59,11 @@ class Connection(base.Connection):
         self.engine = engine_mod.create_engine(url, conf)
         kind = dialect_mod.dialect_class(self.engine.dialect.name)
         self.dialect = kind(self.engine, conf)
+        if (conf is not None and conf.database.read_from_standby
+                and self.dialect.standby_reader is None):
+            LOG.warning("[database] read_from_standby applies to "
+                        "PostgreSQL only: %s reads go where writes go",
+                        self.engine.dialect.name)
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)

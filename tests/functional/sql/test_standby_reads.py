@@ -8,6 +8,11 @@ sends reads to the primary, and with the standby stopped reads fall
 back to the primary.
 """
 
+import os
+import shutil
+import tempfile
+import unittest
+
 from panko_like import storage
 from tests.functional import pgcluster
 from tests.functional.backends import make_conf
@@ -65,3 +70,20 @@ class TestStandbyReads(pgcluster.PairTestCase):
             conn.get_trait_types("failover.test"))
         self.assertEqual(20, len(conn.get_traits("failover.test", "i")))
         self.assertFalse(in_recovery(conn.dialect.read_engine()))
+
+
+class TestStandbyReadsElsewhere(unittest.TestCase):
+    def test_other_databases_say_the_option_does_nothing(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        url = "sqlite:///" + os.path.join(directory, "events.sqlite")
+        conf = make_conf(url, {("database", "read_from_standby"): True})
+        with self.assertLogs("panko_like.storage.impl_sqlalchemy",
+                             "WARNING") as logged:
+            conn = storage.get_connection(url, conf)
+        self.addCleanup(conn.close)
+        self.assertIn("read_from_standby applies to PostgreSQL only",
+                      logged.output[0])
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 3)))
+        self.assertEqual(["m0000", "m0001", "m0002"], message_ids(conn))
