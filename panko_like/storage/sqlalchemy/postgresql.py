@@ -8,8 +8,8 @@
   checked while COPY streams (store_streaming) rather than before.
 - Reads run in autocommit; value lists are one array parameter; text is
   ordered by code point (COLLATE "C") whatever the database's collation.
-- With ``[database] read_from_standby``, the API's reads go through a
-  second engine over the same host list that prefers standbys.
+- With ``[database] read_from_standby``, reads go through a second
+  engine over the same host list, which prefers standbys.
 """
 
 import contextlib
@@ -34,7 +34,8 @@ OPTS = [
         "read_from_standby",
         default=False,
         help="PostgreSQL with a host list: send reads (event listings "
-        "and lookups, event types, traits) to a standby of the list, "
+        "and lookups, counts, statistics, event types, traits) to a "
+        "standby of the list, "
         "chosen at random per connection "
         "(target_session_attrs=prefer-standby, load_balance_hosts="
         "random), and writes and deletes to the primary. A standby may "
@@ -73,8 +74,9 @@ class Dialect(dialect.Dialect):
         # and another on ROLLBACK per read.
         self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         if conf is not None and conf.database.read_from_standby:
-            self.standby_reader = _standby_engine(engine, conf)\
-                .execution_options(isolation_level="AUTOCOMMIT")
+            standby = _standby_engine(engine, conf)
+            self.standby_reader = standby.execution_options(
+                isolation_level="AUTOCOMMIT")
         self.partitions = partitions.DayPartitions(
             engine, partitions.partition_width(conf), conf)
 

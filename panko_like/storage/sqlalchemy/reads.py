@@ -43,8 +43,9 @@ class Reader:
         self.retry = retry
 
     def get_events(self, event_filter, pagination=None):
-        # Chosen once: every chunk of the answer comes from the same
-        # server, whatever the context is when the stream is read on.
+        # Chosen at the call: the later chunks of the answer are read
+        # through the same engine, whatever the context is by the time
+        # the stream is consumed.
         engine = self.dialect.read_engine()
         pagination = pagination or storage.Pagination()
         if pagination.marker is None and queries.is_lookup(event_filter):
