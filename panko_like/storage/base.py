@@ -62,6 +62,10 @@ RESILIENT_METHODS = (
     "update_traits",
 )
 
+#: The longest wait between two attempts of a call bounded by
+#: ``retry_deadline`` (an API request), in seconds.
+DEADLINE_WAIT_CAP = 0.5
+
 #: Per thread: whether a call is already inside the resilience policy
 #: (nested calls are not retried twice).
 _policy = threading.local()
@@ -367,7 +371,12 @@ class Connection(abc.ABC):
             end = started + self.retry_deadline
             left = end - time.monotonic() - 0.2
             stop = stop | tenacity.stop_after_delay(max(left, 0))
-            backoff = wait
+            # A client waits on this call: once a standby is promoted
+            # (a second or so), it is found within DEADLINE_WAIT_CAP,
+            # not up to a whole doubled wait later; two attempts a
+            # second per waiting call at most.
+            backoff = tenacity.wait_exponential(
+                multiplier=0.4, max=min(cap, DEADLINE_WAIT_CAP))
 
             def wait(state):
                 # No wait past the deadline: the last attempt is made at

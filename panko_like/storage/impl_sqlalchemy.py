@@ -18,10 +18,16 @@ stores batches, ``sqlalchemy/reads`` streams answers,
 and each database's module (``sqlalchemy/sqlite``, ``postgresql``,
 ``mysql``) its quirks.
 
+Reads can go to PostgreSQL standbys (``[database] read_from_standby``):
+each read-only call picks its engine once, through
+``Dialect.read_engine``, and streams its whole answer from it.
+
 Beyond the contract, every SQL database shares this administrative
 interface, for the commands and the tests: :attr:`Connection.engine`
 (the SQLAlchemy engine) and :meth:`Connection.schema_state`.
 """
+
+from oslo_log import log
 
 from panko_like.storage import base
 from panko_like.storage.sqlalchemy import dialect as dialect_mod
@@ -34,6 +40,8 @@ from panko_like.storage.sqlalchemy import (
     updates,
     writes,
 )
+
+LOG = log.getLogger(__name__)
 
 
 class Connection(base.Connection):
@@ -54,6 +62,11 @@ class Connection(base.Connection):
         self.engine = engine_mod.create_engine(url, conf)
         kind = dialect_mod.dialect_class(self.engine.dialect.name)
         self.dialect = kind(self.engine, conf)
+        if (conf is not None and conf.database.read_from_standby
+                and self.dialect.standby_reader is None):
+            LOG.warning("[database] read_from_standby applies to "
+                        "PostgreSQL only: %s reads go where writes go",
+                        self.engine.dialect.name)
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
@@ -65,7 +78,7 @@ class Connection(base.Connection):
             conn.exec_driver_sql("SELECT 1")
 
     def close(self):
-        self.engine.dispose()
+        self.dialect.dispose()
 
     def _is_unreachable(self, exc):
         # A lost host (a PostgreSQL failover, a restart): the pool has

@@ -56,6 +56,24 @@ class Dialect:
         #: What reads go through: each statement sees a committed
         #: snapshot, in no transaction of the driver's own.
         self.reader = engine
+        #: What read-only requests go through when the database has
+        #: standbys to read from (PostgreSQL's read_from_standby); None
+        #: when they go through ``reader``.
+        self.standby_reader = None
+
+    def read_engine(self):
+        """The engine of a read-only call now: a standby's, unless there
+        is none or the caller wants its reads from the primary
+        (storage.primary_reads), to see what it has just written."""
+        if self.standby_reader is None or storage.primary_reads_wanted():
+            return self.reader
+        return self.standby_reader
+
+    def dispose(self) -> None:
+        """Close the pooled connections of every engine."""
+        self.engine.dispose()
+        if self.standby_reader is not None:
+            self.standby_reader.engine.dispose()
 
     # Engine
 
