@@ -1,0 +1,197 @@
+"""A throwaway MariaDB Galera cluster of three nodes on loopback ports.
+
+Each node is a ``mariadbd`` of its own in a temporary directory, with
+four free ports: SQL, group communication, incremental state transfer
+and full state transfer (rsync). The first node bootstraps the cluster;
+the others join it and copy its state.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pymysql
+
+PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+INSTALL_DB = shutil.which("mariadb-install-db")
+#: Seconds a node may take to start, or to join and copy the state.
+START_TIMEOUT = 120
+
+
+def missing() -> str | None:
+    """Why no cluster can be made here, or None."""
+    for path, what in ((PROVIDER, "galera-4"), (MARIADBD, "mariadbd"),
+                       (INSTALL_DB, "mariadb-install-db"),
+                       (shutil.which("rsync"), "rsync")):
+        if not path or not os.path.exists(path):
+            return f"{what} is not installed"
+    if os.geteuid() != 0:
+        return "needs root to run mariadbd nodes as mysql"
+    return None
+
+
+def _free_ports(count):
+    # All bound at once, so that none is handed out twice.
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class Node:
+    """One mariadbd of the cluster."""
+
+    def __init__(self, root, name, ports):
+        self.name = name
+        self.dir = os.path.join(root, name)
+        self.port, self.gcomm, self.ist, self.sst = ports
+        self.process = None
+
+    @property
+    def log(self):
+        return self.dir + ".err"
+
+    def install(self):
+        subprocess.run(
+            [INSTALL_DB, "--no-defaults", "--user=mysql",
+             f"--datadir={self.dir}", "--auth-root-authentication-method="
+             "normal", "--skip-test-db", "--innodb-log-file-size=8M"],
+            check=True, capture_output=True, timeout=120,
+            stdin=subprocess.DEVNULL)
+
+    def options(self, cluster_address, extra):
+        return [
+            "--no-defaults", "--user=mysql", f"--datadir={self.dir}",
+            f"--socket={self.dir}.sock", f"--pid-file={self.dir}.pid",
+            f"--log-error={self.log}", "--bind-address=127.0.0.1",
+            f"--port={self.port}", "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M",
+            "--innodb-flush-log-at-trx-commit=0", "--binlog-format=ROW",
+            "--innodb-autoinc-lock-mode=2", "--wsrep-on=ON",
+            f"--wsrep-provider={PROVIDER}",
+            f"--wsrep-cluster-address={cluster_address}",
+            f"--wsrep-node-address=127.0.0.1:{self.gcomm}",
+            f"--wsrep-node-name={self.name}",
+            "--wsrep-provider-options="
+            f"gmcast.listen_addr=tcp://127.0.0.1:{self.gcomm};"
+            f"ist.recv_addr=127.0.0.1:{self.ist};gcache.size=32M",
+            "--wsrep-sst-method=rsync",
+            f"--wsrep-sst-receive-address=127.0.0.1:{self.sst}",
+            *extra,
+        ]
+
+    def start(self, cluster_address, extra=(), bootstrap=False):
+        command = [MARIADBD, *self.options(cluster_address, extra)]
+        if bootstrap:
+            command.append("--wsrep-new-cluster")
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_synced(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n{self.tail()}")
+            try:
+                if self.status("wsrep_local_state_comment") == "Synced":
+                    return
+            except pymysql.err.MySQLError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} did not sync:\n{self.tail()}")
+
+    def connect(self, database=None):
+        return pymysql.connect(host="127.0.0.1", port=self.port,
+                               user="root", database=database,
+                               connect_timeout=5, autocommit=True)
+
+    def query(self, sql, database=None):
+        with self.connect(database) as conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+    def status(self, name):
+        rows = self.query(f"SHOW STATUS LIKE '{name}'")
+        return rows[0][1] if rows else None
+
+    def kill(self):
+        """SIGKILL, as a crash; wait for the process to be gone."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def tail(self, lines=40):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Cluster:
+    """Three nodes forming one cluster; ``cleanup`` kills and removes
+    everything, whatever state it was left in."""
+
+    def __init__(self, size=3, extra=()):
+        self.root = tempfile.mkdtemp(prefix="panko_like_galera_")
+        # The nodes run as mysql, as do their state transfers.
+        shutil.chown(self.root, "mysql", "mysql")
+        ports = _free_ports(4 * size)
+        self.nodes = [Node(self.root, f"node{i + 1}", ports[4 * i:4 * i + 4])
+                      for i in range(size)]
+        self.extra = tuple(extra)
+        self.address = "gcomm://" + ",".join(
+            f"127.0.0.1:{node.gcomm}" for node in self.nodes)
+
+    def start(self):
+        first, *others = self.nodes
+        first.install()
+        for node in others:
+            # Filled by the state transfer.
+            os.mkdir(node.dir)
+            shutil.chown(node.dir, "mysql", "mysql")
+        first.start(self.address, self.extra, bootstrap=True)
+        first.wait_synced()
+        # One joiner at a time: each takes a full copy from a donor.
+        for node in others:
+            node.start(self.address, self.extra)
+            node.wait_synced()
+        return self
+
+    def cleanup(self):
+        for node in self.nodes:
+            node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database, nodes=None):
+        """The URL listing ``nodes`` (all by default), in that order."""
+        hosts = ",".join(f"127.0.0.1:{node.port}"
+                         for node in (nodes or self.nodes))
+        return f"mysql+pymysql://root@{hosts}/{database}"
+
+    def alive(self):
+        return [node for node in self.nodes
+                if node.process is not None and node.process.poll() is None]
+
+    def wait_size(self, size, timeout=60):
+        """Until each living node counts ``size`` members."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if all(node.status("wsrep_cluster_size") == str(size)
+                       for node in self.alive()):
+                    return
+            except pymysql.err.MySQLError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"the cluster did not shrink to {size}")

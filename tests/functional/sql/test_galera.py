@@ -1,0 +1,190 @@
+"""The SQL driver on a real MariaDB Galera cluster.
+
+Three throwaway ``mariadbd`` nodes on loopback ports form a cluster
+(tests.functional.galera); the machine's own MariaDB is never touched.
+The service is given the three-host URL. Checked: the schema suits
+Galera, a batch of any size stays within the writeset limits, the
+expirer deletes in small transactions, the host list passes over a
+host that is down, and two writers on two nodes with the same
+message_ids neither lose nor duplicate an event.
+"""
+
+import concurrent.futures
+import datetime
+import unittest
+import uuid
+
+from panko_like import storage
+from panko_like.storage import models
+from panko_like.storage.sqlalchemy import mysql
+from tests.functional import backends, galera
+
+
+def require_cluster(test):
+    """Fail (when MySQL is required) or skip without galera-4."""
+    reason = galera.missing()
+    if reason:
+        if "mysql" in backends.required():
+            test.fail(reason)
+        test.skipTest(reason)
+
+
+def events(start, stop, traits=1, generated=None):
+    return [
+        models.Event(
+            f"m{i:06d}", "galera.test",
+            generated or datetime.datetime(2026, 1, 1, 0, 0, i % 60, i),
+            [models.Trait(f"t{k}", models.INT_TYPE, i) for k in range(traits)],
+            {"i": i})
+        for i in range(start, stop)
+    ]
+
+
+def stored_ids(node, database):
+    """The message_ids of ``database`` on ``node``, once it has applied
+    what the cluster committed before (wsrep_sync_wait)."""
+    with node.connect(database) as conn, conn.cursor() as cursor:
+        cursor.execute("SET SESSION wsrep_sync_wait = 1")
+        cursor.execute("SELECT message_id FROM event")
+        return [row[0] for row in cursor.fetchall()]
+
+
+class ClusterTestCase:
+    """One cluster for the class; a database of its own per test."""
+
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if galera.missing() is None:
+            cls.cluster = galera.Cluster()
+            try:
+                cls.cluster.start()
+            except BaseException:
+                cls.cluster.cleanup()
+                raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster is not None:
+            cls.cluster.cleanup()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        require_cluster(self)
+        self.database = f"panko_like_{uuid.uuid4().hex}"
+        self.cluster.nodes[0].query(f"CREATE DATABASE {self.database}")
+        self.addCleanup(self.drop_database)
+
+    def drop_database(self):
+        for node in self.cluster.alive():
+            try:
+                node.query(f"DROP DATABASE IF EXISTS {self.database}")
+                return
+            except galera.pymysql.err.MySQLError:
+                continue
+
+    def connect(self, nodes=None, **overrides):
+        url = self.cluster.url(self.database, nodes)
+        conf = backends.make_conf(url, {
+            ("database", "retry_interval"): 1,
+            ("database", "max_retries"): 30,
+            **overrides})
+        conn = storage.get_connection(url, conf)
+        self.addCleanup(conn.close)
+        return conn
+
+
+def serving_port(conn):
+    with conn.engine.connect() as c:
+        return int(c.exec_driver_sql("SELECT @@port").scalar())
+
+
+class TestGalera(ClusterTestCase, unittest.TestCase):
+
+    def test_schema_suits_galera(self):
+        conn = self.connect()
+        conn.upgrade()
+        # Galera replicates rows by primary key; a table without one
+        # would be refused (or replicated wrongly) by its nodes.
+        without_key = self.cluster.nodes[1].query(
+            "SELECT t.table_name FROM information_schema.tables t "
+            "LEFT JOIN information_schema.table_constraints c "
+            "ON c.table_schema = t.table_schema "
+            "AND c.table_name = t.table_name "
+            "AND c.constraint_type = 'PRIMARY KEY' "
+            f"WHERE t.table_schema = '{self.database}' "
+            "AND c.constraint_name IS NULL")
+        self.assertEqual((), without_key)
+        engines = self.cluster.nodes[2].query(
+            "SELECT DISTINCT engine FROM information_schema.tables "
+            f"WHERE table_schema = '{self.database}'")
+        self.assertEqual((("InnoDB",),), engines)
+
+    def test_host_list_passes_over_a_host_down(self):
+        first, *others = self.cluster.nodes
+        down = galera.Node(self.cluster.root, "down", galera._free_ports(4))
+        conn = self.connect([down, *others])
+        conn.upgrade()
+        self.assertEqual(others[0].port, serving_port(conn))
+        self.assertEqual([], conn.record_events(events(0, 10)))
+        self.assertEqual(10, len(stored_ids(first, self.database)))
+
+    def test_a_batch_stays_within_the_writeset_limits(self):
+        conn = self.connect()
+        conn.upgrade()
+        node = self.cluster.nodes[0]
+        # A batch near Galera's default size limit (2 GiB) would take
+        # too long here: its row limit, unlimited by default, is set
+        # below the batch's rows instead.
+        limit = 2 * mysql.WRITESET_ROWS
+        node.query(f"SET GLOBAL wsrep_max_ws_rows = {limit}")
+        self.addCleanup(node.query, "SET GLOBAL wsrep_max_ws_rows = 0")
+        conn.close()  # new sessions read the new limit
+        batch = events(0, 3000, traits=10)
+        self.assertGreater(len(batch) * 11, limit)
+        self.assertEqual([], conn.record_events(batch))
+        for other in self.cluster.nodes:
+            self.assertEqual(3000, len(stored_ids(other, self.database)))
+
+    def test_the_expirer_deletes_in_small_transactions(self):
+        conn = self.connect()
+        conn.upgrade()
+        old = datetime.datetime(2020, 1, 1)
+        count = mysql.Dialect.expire_chunk + 500
+        self.assertEqual([], conn.record_events(
+            events(0, count, generated=old)))
+        deleted = []
+        while done := conn.clear_expired_data(3600, 10 * count):
+            deleted.append(done)
+        self.assertEqual([mysql.Dialect.expire_chunk, 500], deleted)
+        for node in self.cluster.nodes:
+            self.assertEqual([], stored_ids(node, self.database))
+
+    def test_two_writers_on_two_nodes(self):
+        first, second, third = self.cluster.nodes
+        conn = self.connect([first])
+        conn.upgrade()
+        other = self.connect([second])
+        self.assertNotEqual(serving_port(conn), serving_port(other))
+        # Overlapping batches at once: each message_id 0-999 is sent by
+        # both writers, in different orders.
+        batches = [(conn, events(i, i + 50)) for i in range(0, 1000, 50)]
+        batches += [(other, events(i, i + 50))
+                    for i in reversed(range(0, 1000, 50))]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(
+                lambda job: job[0].record_events(job[1]), batches))
+        refused = [r for result in results for r in result]
+        self.assertEqual({models.Problem.DUPLICATE},
+                         {r.problem for r in refused} or
+                         {models.Problem.DUPLICATE})
+        # Every event stored once, reported stored by one writer and as a
+        # duplicate by the other.
+        self.assertEqual(1000, len(refused))
+        for node in (first, second, third):
+            ids = stored_ids(node, self.database)
+            self.assertEqual(1000, len(ids))
+            self.assertEqual({f"m{i:06d}" for i in range(1000)}, set(ids))
