@@ -13,8 +13,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pymysql
+
+from panko_like import storage
+from tests.functional import backends
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
@@ -195,3 +199,69 @@ class Cluster:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"the cluster did not shrink to {size}")
+
+
+def stored_ids(node, database):
+    """The message_ids of ``database`` on ``node``, once it has applied
+    what the cluster committed before (wsrep_sync_wait)."""
+    with node.connect(database) as conn, conn.cursor() as cursor:
+        cursor.execute("SET SESSION wsrep_sync_wait = 1")
+        cursor.execute("SELECT message_id FROM event")
+        return [row[0] for row in cursor.fetchall()]
+
+
+class ClusterTestCase:
+    """A cluster for the test class, a database of its own per test.
+
+    Without galera-4 (or root) a test fails when MySQL is a required
+    backend, and is skipped otherwise.
+    """
+
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if missing() is None:
+            cls.cluster = Cluster()
+            try:
+                cls.cluster.start()
+            except BaseException:
+                cls.cluster.cleanup()
+                raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster is not None:
+            cls.cluster.cleanup()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        reason = missing()
+        if reason:
+            if "mysql" in backends.required():
+                self.fail(reason)
+            self.skipTest(reason)
+        self.database = f"panko_like_{uuid.uuid4().hex}"
+        self.cluster.nodes[0].query(f"CREATE DATABASE {self.database}")
+        self.addCleanup(self.drop_database)
+
+    def drop_database(self):
+        for node in self.cluster.alive():
+            try:
+                node.query(f"DROP DATABASE IF EXISTS {self.database}")
+                return
+            except pymysql.err.MySQLError:
+                continue
+
+    def connect(self, nodes=None, **overrides):
+        """A storage connection to the URL listing ``nodes``."""
+        url = self.cluster.url(self.database, nodes)
+        conf = backends.make_conf(url, {
+            ("database", "retry_interval"): 1,
+            ("database", "max_retries"): 30,
+            **overrides})
+        conn = storage.get_connection(url, conf)
+        self.addCleanup(conn.close)
+        return conn

@@ -12,21 +12,11 @@ message_ids neither lose nor duplicate an event.
 import concurrent.futures
 import datetime
 import unittest
-import uuid
 
-from panko_like import storage
 from panko_like.storage import models
 from panko_like.storage.sqlalchemy import mysql
-from tests.functional import backends, galera
-
-
-def require_cluster(test):
-    """Fail (when MySQL is required) or skip without galera-4."""
-    reason = galera.missing()
-    if reason:
-        if "mysql" in backends.required():
-            test.fail(reason)
-        test.skipTest(reason)
+from tests.functional import galera
+from tests.functional.galera import stored_ids
 
 
 def events(start, stop, traits=1, generated=None):
@@ -40,69 +30,12 @@ def events(start, stop, traits=1, generated=None):
     ]
 
 
-def stored_ids(node, database):
-    """The message_ids of ``database`` on ``node``, once it has applied
-    what the cluster committed before (wsrep_sync_wait)."""
-    with node.connect(database) as conn, conn.cursor() as cursor:
-        cursor.execute("SET SESSION wsrep_sync_wait = 1")
-        cursor.execute("SELECT message_id FROM event")
-        return [row[0] for row in cursor.fetchall()]
-
-
-class ClusterTestCase:
-    """One cluster for the class; a database of its own per test."""
-
-    cluster = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        if galera.missing() is None:
-            cls.cluster = galera.Cluster()
-            try:
-                cls.cluster.start()
-            except BaseException:
-                cls.cluster.cleanup()
-                raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster is not None:
-            cls.cluster.cleanup()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        require_cluster(self)
-        self.database = f"panko_like_{uuid.uuid4().hex}"
-        self.cluster.nodes[0].query(f"CREATE DATABASE {self.database}")
-        self.addCleanup(self.drop_database)
-
-    def drop_database(self):
-        for node in self.cluster.alive():
-            try:
-                node.query(f"DROP DATABASE IF EXISTS {self.database}")
-                return
-            except galera.pymysql.err.MySQLError:
-                continue
-
-    def connect(self, nodes=None, **overrides):
-        url = self.cluster.url(self.database, nodes)
-        conf = backends.make_conf(url, {
-            ("database", "retry_interval"): 1,
-            ("database", "max_retries"): 30,
-            **overrides})
-        conn = storage.get_connection(url, conf)
-        self.addCleanup(conn.close)
-        return conn
-
-
 def serving_port(conn):
     with conn.engine.connect() as c:
         return int(c.exec_driver_sql("SELECT @@port").scalar())
 
 
-class TestGalera(ClusterTestCase, unittest.TestCase):
+class TestGalera(galera.ClusterTestCase, unittest.TestCase):
 
     def test_schema_suits_galera(self):
         conn = self.connect()
