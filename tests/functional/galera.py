@@ -81,6 +81,10 @@ class Node:
             "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M",
             "--innodb-flush-log-at-trx-commit=0", "--binlog-format=ROW",
             "--innodb-autoinc-lock-mode=2", "--wsrep-on=ON",
+            # Refuse what Galera cannot replicate faithfully (a table
+            # without a primary key, other engines than InnoDB, table
+            # locks), rather than only warn in the log.
+            "--wsrep-mode=REQUIRED_PRIMARY_KEY,STRICT_REPLICATION",
             f"--wsrep-provider={PROVIDER}",
             f"--wsrep-cluster-address={cluster_address}",
             f"--wsrep-node-address=127.0.0.1:{self.gcomm}",
@@ -127,6 +131,20 @@ class Node:
     def status(self, name):
         rows = self.query(f"SHOW STATUS LIKE '{name}'")
         return rows[0][1] if rows else None
+
+    def isolate(self, isolated=True):
+        """Cut the node off the cluster's group communication (or let it
+        back in): alone, it leaves the primary component."""
+        value = 1 if isolated else 0
+        self.query("SET GLOBAL wsrep_provider_options = "
+                   f"'gmcast.isolate={value}'")
+
+    def wait_status(self, name, value, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while self.status(name) != value:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: {name} is not {value}")
+            time.sleep(0.1)
 
     def kill(self):
         """SIGKILL, as a crash; wait for the process to be gone."""
@@ -183,6 +201,12 @@ class Cluster:
                          for node in (nodes or self.nodes))
         return f"mysql+pymysql://root@{hosts}/{database}"
 
+    def rejoin(self, node):
+        """Let an isolated ``node`` back in, and wait until it is."""
+        node.isolate(False)
+        node.wait_synced()
+        self.wait_size(len(self.nodes))
+
     def alive(self):
         return [node for node in self.nodes
                 if node.process is not None and node.process.poll() is None]
@@ -198,7 +222,7 @@ class Cluster:
             except pymysql.err.MySQLError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"the cluster did not shrink to {size}")
+        raise AssertionError(f"the cluster did not reach {size} nodes")
 
 
 def stored_ids(node, database):

@@ -10,8 +10,11 @@ message_ids neither lose nor duplicate an event.
 """
 
 import concurrent.futures
+import contextlib
 import datetime
 import unittest
+
+import sqlalchemy as sa
 
 from panko_like.storage import models
 from panko_like.storage.sqlalchemy import mysql
@@ -33,6 +36,15 @@ def events(start, stop, traits=1, generated=None):
 def serving_port(conn):
     with conn.engine.connect() as c:
         return int(c.exec_driver_sql("SELECT @@port").scalar())
+
+
+def pooled_ports(conn, count=3):
+    """The ports of ``count`` pooled connections checked out at once."""
+    with contextlib.ExitStack() as stack:
+        connections = [stack.enter_context(conn.engine.connect())
+                       for _ in range(count)]
+        return {c.exec_driver_sql("SELECT @@port").scalar()
+                for c in connections}
 
 
 class TestGalera(galera.ClusterTestCase, unittest.TestCase):
@@ -64,6 +76,33 @@ class TestGalera(galera.ClusterTestCase, unittest.TestCase):
         self.assertEqual(others[0].port, serving_port(conn))
         self.assertEqual([], conn.record_events(events(0, 10)))
         self.assertEqual(10, len(stored_ids(first, self.database)))
+
+    def test_a_node_cut_off_is_passed_over(self):
+        first, second, third = self.cluster.nodes
+        conn = self.connect([third, first, second])
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 10)))
+        self.assertEqual({third.port}, pooled_ports(conn))
+        third.isolate()
+        self.addCleanup(self.cluster.rejoin, third)
+        third.wait_status("wsrep_ready", "OFF")
+        refused = set()
+
+        def seen(context):
+            if context.original_exception.args[0] == 1047:
+                refused.add(id(context.connection.connection.driver_connection))
+
+        sa.event.listen(conn.engine, "handle_error", seen)
+        # The first connection to meet error 1047 empties the whole pool,
+        # not only itself, and the next ready node takes the writes.
+        self.assertEqual([], conn.record_events(events(10, 20)))
+        self.assertEqual(1, len(refused))
+        self.assertEqual({first.port}, pooled_ports(conn))
+        # A new connection passes over it too.
+        other = self.connect([third, second])
+        self.assertEqual(second.port, serving_port(other))
+        for node in (first, second):
+            self.assertEqual(20, len(stored_ids(node, self.database)))
 
     def test_a_batch_stays_within_the_writeset_limits(self):
         conn = self.connect()
