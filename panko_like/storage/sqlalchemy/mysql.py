@@ -15,6 +15,9 @@
   with a NUL, a line break or a Ctrl-Z, which clients conventionally
   escape too, and any value of a type other than int, float, Decimal
   and None, is written by PyMySQL.
+- For Galera, a batch is written in transactions of bounded size
+  (WRITESET_ROWS, WRITESET_BYTES) and the expirer deletes in small
+  ones; a URL may list the cluster's nodes (see mysql_hosts).
 """
 
 import decimal

@@ -58,10 +58,10 @@ class HostList:
             try:
                 connection = dbapi.connect(
                     *cargs, host=host, port=port, **params)
+                reason = not_ready(connection)
             except dbapi.OperationalError as exc:
                 failure = exc
                 continue
-            reason = not_ready(connection)
             if reason is None:
                 with self._lock:
                     self.current = at
