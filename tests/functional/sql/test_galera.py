@@ -104,6 +104,31 @@ class TestGalera(galera.ClusterTestCase, unittest.TestCase):
         for node in (first, second):
             self.assertEqual(20, len(stored_ids(node, self.database)))
 
+    def test_a_write_in_flight_when_its_node_is_cut_off(self):
+        first, second, third = self.cluster.nodes
+        conn = self.connect([third, first, second])
+        conn.upgrade()
+        self.assertEqual([], conn.record_events(events(0, 10)))
+        cut = []
+
+        def cut_off(_conn, _cursor, statement, *_args):
+            # After the batch's events and traits, before its last
+            # statement: the transaction cannot commit on that node.
+            if not cut and statement.startswith(
+                    "INSERT IGNORE INTO event_type_trait"):
+                cut.append(True)
+                third.isolate()
+                third.wait_status("wsrep_ready", "OFF")
+
+        sa.event.listen(conn.engine, "before_cursor_execute", cut_off)
+        self.addCleanup(self.cluster.rejoin, third)
+        self.assertEqual([], conn.record_events(events(10, 60)))
+        self.assertTrue(cut)
+        for node in (first, second):
+            ids = stored_ids(node, self.database)
+            self.assertEqual(sorted(f"m{i:06d}" for i in range(60)),
+                             sorted(ids))
+
     def test_a_batch_stays_within_the_writeset_limits(self):
         conn = self.connect()
         conn.upgrade()
