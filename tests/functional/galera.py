@@ -6,6 +6,7 @@ and full state transfer (rsync). The first node bootstraps the cluster;
 the others join it and copy its state.
 """
 
+import atexit
 import os
 import shutil
 import signal
@@ -72,7 +73,7 @@ class Node:
             check=True, capture_output=True, timeout=120,
             stdin=subprocess.DEVNULL)
 
-    def options(self, cluster_address, extra):
+    def options(self, cluster_address):
         return [
             "--no-defaults", "--user=mysql", f"--datadir={self.dir}",
             f"--socket={self.dir}.sock", f"--pid-file={self.dir}.pid",
@@ -94,11 +95,10 @@ class Node:
             f"ist.recv_addr=127.0.0.1:{self.ist};gcache.size=32M",
             "--wsrep-sst-method=rsync",
             f"--wsrep-sst-receive-address=127.0.0.1:{self.sst}",
-            *extra,
         ]
 
-    def start(self, cluster_address, extra=(), bootstrap=False):
-        command = [MARIADBD, *self.options(cluster_address, extra)]
+    def start(self, cluster_address, bootstrap=False):
+        command = [MARIADBD, *self.options(cluster_address)]
         if bootstrap:
             command.append("--wsrep-new-cluster")
         self.process = subprocess.Popen(
@@ -164,14 +164,15 @@ class Cluster:
     """Three nodes forming one cluster; ``cleanup`` kills and removes
     everything, whatever state it was left in."""
 
-    def __init__(self, size=3, extra=()):
+    def __init__(self, size=3):
         self.root = tempfile.mkdtemp(prefix="panko_like_galera_")
         # The nodes run as mysql, as do their state transfers.
         shutil.chown(self.root, "mysql", "mysql")
         ports = _free_ports(4 * size)
         self.nodes = [Node(self.root, f"node{i + 1}", ports[4 * i:4 * i + 4])
                       for i in range(size)]
-        self.extra = tuple(extra)
+        # Even if the test process ends before its class's teardown.
+        atexit.register(self.cleanup)
         self.address = "gcomm://" + ",".join(
             f"127.0.0.1:{node.gcomm}" for node in self.nodes)
 
@@ -182,11 +183,11 @@ class Cluster:
             # Filled by the state transfer.
             os.mkdir(node.dir)
             shutil.chown(node.dir, "mysql", "mysql")
-        first.start(self.address, self.extra, bootstrap=True)
+        first.start(self.address, bootstrap=True)
         first.wait_synced()
         # One joiner at a time: each takes a full copy from a donor.
         for node in others:
-            node.start(self.address, self.extra)
+            node.start(self.address)
             node.wait_synced()
         return self
 
