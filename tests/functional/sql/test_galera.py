@@ -3,7 +3,8 @@
 Three throwaway ``mariadbd`` nodes on loopback ports form a cluster
 (tests.functional.galera); the machine's own MariaDB is never touched.
 The service is given a URL listing the nodes. Checked: the schema suits
-Galera (the nodes refuse what it cannot replicate), a batch of any size
+Galera (the nodes refuse what it cannot replicate), Panko's database is
+migrated on the cluster, a batch of any size
 stays within the writeset limits, the expirer deletes in small
 transactions, the host list passes over a host that is down or cut off
 the cluster (also with a write in flight), and two writers on two nodes
@@ -18,9 +19,10 @@ import unittest
 
 import sqlalchemy as sa
 
+from panko_like import storage
 from panko_like.storage import models
 from panko_like.storage.sqlalchemy import mysql
-from tests.functional import galera
+from tests.functional import backends, galera
 from tests.functional.galera import stored_ids
 
 
@@ -69,6 +71,22 @@ class TestGalera(galera.ClusterTestCase, unittest.TestCase):
             "SELECT DISTINCT engine FROM information_schema.tables "
             f"WHERE table_schema = '{self.database}'")
         self.assertEqual((("InnoDB",),), engines)
+
+    def test_a_panko_database_is_migrated(self):
+        # Panko's own tables and rows, then every revision since, each
+        # replicated to the other nodes as it runs.
+        first, second, third = self.cluster.nodes
+        backends.MySQLBackend().load_panko_copy(
+            self.cluster.url(self.database, [first]))
+        conn = self.connect()
+        self.assertEqual("panko", conn.schema_state())
+        conn.upgrade()
+        self.assertEqual("alembic", conn.schema_state())
+        stored = sorted(stored_ids(first, self.database))
+        self.assertTrue(stored)
+        self.assertEqual(stored, sorted(stored_ids(third, self.database)))
+        self.assertEqual(len(stored), len(list(self.connect(
+            [second]).get_events(storage.EventFilter()))))
 
     def test_host_list_passes_over_a_host_down(self):
         first, *others = self.cluster.nodes
