@@ -4,12 +4,12 @@ Three throwaway ``mariadbd`` nodes on loopback ports form a cluster
 (tests.functional.galera); the machine's own MariaDB is never touched.
 The service is given a URL listing the nodes. Checked: the schema suits
 Galera (the nodes refuse what it cannot replicate), Panko's database is
-migrated on the cluster, a batch of any size
-stays within the writeset limits, the expirer deletes in small
-transactions, the host list passes over a host that is down or cut off
-the cluster (also with a write in flight), and two writers on two nodes
-with the same message_ids neither lose nor duplicate an event. Killing
-the node written to is tests.functional.api.test_galera's.
+migrated on the cluster, a batch of any size stays within the writeset
+limits, the expirer deletes in small transactions, the host list passes
+over a host that is down or cut off the cluster (also with a write in
+flight), and two writers on two nodes with the same message_ids neither
+lose nor duplicate an event. Killing the node written to is
+tests.functional.api.test_galera's.
 """
 
 import concurrent.futures
