@@ -60,22 +60,33 @@ class Node:
         self.dir = os.path.join(root, name)
         self.port, self.gcomm, self.ist, self.sst = ports
         self.process = None
+        # A server removes the temporary files it finds in its tmpdir
+        # when it starts: in a shared /tmp, those of the other nodes'.
+        self.tmpdir = self.dir + ".tmp"
+        os.mkdir(self.tmpdir)
+        shutil.chown(self.tmpdir, "mysql", "mysql")
 
     @property
     def log(self):
         return self.dir + ".err"
 
     def install(self):
-        subprocess.run(
+        done = subprocess.run(
             [INSTALL_DB, "--no-defaults", "--user=mysql",
-             f"--datadir={self.dir}", "--auth-root-authentication-method="
-             "normal", "--skip-test-db", "--innodb-log-file-size=8M"],
-            check=True, capture_output=True, timeout=120,
-            stdin=subprocess.DEVNULL)
+             f"--datadir={self.dir}", f"--tmpdir={self.tmpdir}",
+             "--auth-root-authentication-method=normal", "--skip-test-db",
+             "--innodb-log-file-size=8M"],
+            capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        if done.returncode:
+            raise AssertionError(
+                f"mariadb-install-db failed ({done.returncode}):\n"
+                f"{done.stdout.decode(errors='replace')}"
+                f"{done.stderr.decode(errors='replace')}")
 
     def options(self, cluster_address):
         return [
             "--no-defaults", "--user=mysql", f"--datadir={self.dir}",
+            f"--tmpdir={self.tmpdir}",
             f"--socket={self.dir}.sock", f"--pid-file={self.dir}.pid",
             f"--log-error={self.log}", "--bind-address=127.0.0.1",
             f"--port={self.port}", "--skip-name-resolve",
