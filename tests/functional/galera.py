@@ -94,8 +94,8 @@ class Node:
             "--innodb-flush-log-at-trx-commit=0", "--binlog-format=ROW",
             "--innodb-autoinc-lock-mode=2", "--wsrep-on=ON",
             # Refuse what Galera cannot replicate faithfully (a table
-            # without a primary key, other engines than InnoDB, table
-            # locks), rather than only warn in the log.
+            # without a primary key, one of another engine than
+            # InnoDB), rather than only warn in the log.
             "--wsrep-mode=REQUIRED_PRIMARY_KEY,STRICT_REPLICATION",
             f"--wsrep-provider={PROVIDER}",
             f"--wsrep-cluster-address={cluster_address}",
