@@ -246,29 +246,52 @@ def stored_ids(node, database):
         return [row[0] for row in cursor.fetchall()]
 
 
+_shared = []
+
+
+def shared_cluster() -> Cluster:
+    """One cluster for the tests of this process that leave it whole
+    (nodes they cut off are let back in), removed at exit."""
+    if not _shared:
+        cluster = Cluster()
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.cleanup()
+            raise
+        _shared.append(cluster)
+    return _shared[0]
+
+
 class ClusterTestCase:
-    """A cluster for the test class, a database of its own per test.
+    """A database of its own per test, on the shared cluster, or on one
+    of the class's own when ``own_cluster`` (a test that kills nodes).
 
     Without galera-4 (or root) a test fails when MySQL is a required
     backend, and is skipped otherwise.
     """
 
+    own_cluster = False
     cluster = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if missing() is None:
-            cls.cluster = Cluster()
-            try:
-                cls.cluster.start()
-            except BaseException:
-                cls.cluster.cleanup()
-                raise
+        if missing() is not None:
+            return
+        if not cls.own_cluster:
+            cls.cluster = shared_cluster()
+            return
+        cls.cluster = Cluster()
+        try:
+            cls.cluster.start()
+        except BaseException:
+            cls.cluster.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
-        if cls.cluster is not None:
+        if cls.own_cluster and cls.cluster is not None:
             cls.cluster.cleanup()
         super().tearDownClass()
 

@@ -106,6 +106,7 @@ class GaleraAPITestCase(galera.ClusterTestCase, unittest.TestCase):
 
 
 class TestGaleraFailover(GaleraAPITestCase):
+    own_cluster = True
 
     def test_writes_survive_losing_the_node_written_to(self):
         server = self.start_api()

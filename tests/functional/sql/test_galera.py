@@ -24,6 +24,7 @@ from panko_like.storage import models
 from panko_like.storage.sqlalchemy import mysql
 from tests.functional import backends, galera
 from tests.functional.galera import stored_ids
+from tests.functional.sql import test_concurrency
 
 
 def events(start, stop, traits=1, generated=None):
@@ -205,3 +206,31 @@ class TestGalera(galera.ClusterTestCase, unittest.TestCase):
             ids = stored_ids(node, self.database)
             self.assertEqual(1000, len(ids))
             self.assertEqual({f"m{i:06d}" for i in range(1000)}, set(ids))
+
+
+class _OnTheCluster(galera.ClusterTestCase):
+    """What ExpiryWhileWritingScenarios expects of a backend test case:
+    a migrated database, its URL and configuration."""
+
+    def setUp(self):
+        super().setUp()
+        self.url = self.cluster.url(self.database)
+        self.conf = backends.make_conf(self.url)
+        self.conn = self.connect()
+        self.conn.upgrade()
+
+
+class TestGaleraExpiryWhileWriting(
+        test_concurrency.ExpiryWhileWritingScenarios, _OnTheCluster,
+        unittest.TestCase):
+    """The expirer on another node than the writer: the writer's locks
+    are not seen there, and a conflict shows at commit instead (a
+    certification failure, or the writer's foreign key check)."""
+
+    def setUp(self):
+        super().setUp()
+        first, second, third = self.cluster.nodes
+        self.writer = self.connect([first, second, third])
+        self.expirer = self.connect([second, third, first])
+        self.assertNotEqual(serving_port(self.writer),
+                            serving_port(self.expirer))
