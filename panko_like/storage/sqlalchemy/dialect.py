@@ -43,6 +43,9 @@ class Dialect:
     partitioned = False
     #: Event ids deleted per statement.
     delete_chunk = engine_mod.IN_CHUNK
+    #: Most events the expirer deletes per transaction (None: as many
+    #: as it is asked to).
+    expire_chunk = None
 
     #: Whether the writer sets event.stored_at (see writes.stamped)
     #: rather than the column's default.
@@ -157,6 +160,11 @@ class Dialect:
         """Store a batch by a faster path than checking it first, or
         return None to take the general one (see writes.Writer)."""
         return None
+
+    def transactions(self, prepared) -> list[list]:
+        """A checked batch of (event, raw), in the parts to write in a
+        transaction each."""
+        return [prepared]
 
     def store_batch(self, conn, prepared, writer):
         """Store checked events in ``conn``'s transaction; return the
