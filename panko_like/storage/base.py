@@ -509,11 +509,11 @@ class Connection(abc.ABC):
     def delete_events(self, event_filter: EventFilter,
                       max_count: int | None = None) -> int:
         """Delete what ``event_filter`` matches, at most ``max_count``
-        events (all when None) in one transaction; return how many.
+        events (all when None; a driver may take fewer) in one
+        transaction; return how many.
 
         A caller deleting many events calls it again until it returns
-        less than ``max_count``, so that no transaction grows with the
-        store.
+        0, so that no transaction grows with the store.
         """
         raise self._not_implemented("delete_events")
 
