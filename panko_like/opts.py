@@ -6,7 +6,13 @@ lists them, and imports nothing that imports it.
 
 from panko_like import api, listener, storage
 from panko_like.api import healthcheck, server, tokens, worker
-from panko_like.storage.sqlalchemy import engine, partitions, sqlite, urls
+from panko_like.storage.sqlalchemy import (
+    engine,
+    partitions,
+    postgresql,
+    sqlite,
+    urls,
+)
 
 
 def list_opts():
@@ -19,6 +25,7 @@ def list_opts():
             *sqlite.OPTS,
             *engine.OPTS,
             *urls.OPTS,
+            *postgresql.OPTS,
         ]),
         ("api", [*api.OPTS, *tokens.OPTS, *server.OPTS, *worker.OPTS,
                  *healthcheck.OPTS]),

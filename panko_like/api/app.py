@@ -35,7 +35,7 @@ CORS_DEFAULTS = {
         "X-User-Id", "X-Project-Id", "X-Roles",
     ],
     "expose_headers": ["X-Openstack-Request-Id"],
-    "allow_methods": ["GET", "POST", "DELETE", "OPTIONS", "HEAD"],
+    "allow_methods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS", "HEAD"],
 }
 HEALTHCHECK_DEFAULTS = {
     "backends": ["panko_like_storage", "disable_by_file"],

@@ -55,3 +55,14 @@ class ContextHook(hooks.PecanHook):
         state.request.conf = self.conf
         state.request.storage_holder = self.holder
         state.request.enforcer = self.enforcer
+        # Set on every request: the worker's thread keeps the value of
+        # the one before.
+        storage.want_primary_reads(wants_fresh(state.request))
+
+
+def wants_fresh(request) -> bool:
+    """Whether the client asks for an answer that has every write
+    acknowledged so far (``Cache-Control: no-cache``): its reads then
+    go to the primary, not to a standby that may lag behind it."""
+    directives = request.headers.get("Cache-Control", "")
+    return "no-cache" in (d.strip().lower() for d in directives.split(","))

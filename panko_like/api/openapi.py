@@ -264,6 +264,25 @@ def _operations(conf):
              "404": _error("No such event the caller may see.")},
             parameters=[message_id, _all_tenants()],
             policy="telemetry:events:delete"),
+        (("events", "*"), "PATCH"): _operation(
+            "Set and remove traits of an event the caller may see "
+            "(admins); the message_id, event type, time and raw payload "
+            "never change.",
+            {"200": {"description": "The event, updated.",
+                     "content": _json(_ref("Event"))},
+             "400": _error("A body that is not a TraitUpdate, an invalid "
+                           "trait, a name both set and removed, nothing "
+                           "to set or remove, more traits than [api] "
+                           "max_traits_per_event (given, or afterwards), "
+                           "a name or text over the [api] limits, a "
+                           "change of project_id or user_id without "
+                           "all_tenants=True, or a bad query parameter."),
+             "404": _error("No such event the caller may see."),
+             "413": _error("A body over [api] max_request_body_size."),
+             "415": _error("A body not declared as JSON, or multipart.")},
+            parameters=[message_id, _all_tenants(), _show_parameter()],
+            body={"required": True, "content": _json(_ref("TraitUpdate"))},
+            policy="telemetry:events:update"),
         (("event_types",), "GET"): _operation(
             "The event types (admins).",
             {"200": {"description": "Event type names.",
@@ -393,6 +412,24 @@ def _schemas(conf):
                 "traits": {"type": "array", "items": new_trait,
                            "maxItems": conf.api.max_traits_per_event},
                 "raw": _ANY, "message_signature": _TEXT}},
+        "TraitUpdate": {
+            "type": "object", "additionalProperties": False,
+            "description": "Traits to set (each replaces every trait of "
+            "its name) and names to remove; at least one of either.",
+            "properties": {
+                "traits": {"type": "array",
+                           "maxItems": conf.api.max_traits_per_event,
+                           "items": {
+                               "type": "object",
+                               "required": ["name", "value"],
+                               "additionalProperties": False,
+                               "properties": {
+                                   "name": _TEXT,
+                                   "type": {"type": "string",
+                                            "enum": type_names},
+                                   "value": {"type": [
+                                       "string", "number", "boolean"]}}}},
+                "remove": {"type": "array", "items": _TEXT}}},
         "IngestAnswer": {
             "type": "object", "required": ["stored", "duplicates"],
             "properties": {"stored": {"type": "integer"},

@@ -74,6 +74,15 @@ RULES = [
         "caller's scope; all_tenants=True reaches every project).",
         operations=[{"path": "/v2/events", "method": "DELETE"}],
     ),
+    policy.DocumentedRuleDefault(
+        name="telemetry:events:update",
+        check_str=ADMIN,
+        description="Set and remove traits of an event (only one the "
+        "caller may show; an admin reaches beyond its own scope, and "
+        "changes project_id or user_id, with all_tenants=True).",
+        operations=[{"path": "/v2/events/{message_id}",
+                     "method": "PATCH"}],
+    ),
 ]
 
 

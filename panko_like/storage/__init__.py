@@ -1,5 +1,7 @@
 """Storage: driver loading, query filters and storage errors."""
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime
 import importlib.metadata
@@ -81,6 +83,33 @@ DEFAULT_OPTS = [
 ]
 
 DEFAULT_DELETE_BATCH = 10000
+
+#: Whether the reads of this context (a thread, a task: the API's
+#: request) must see every write acknowledged so far, and so go to the
+#: primary rather than a standby that may lag (see read_from_standby).
+_PRIMARY_READS = contextvars.ContextVar("primary_reads", default=False)
+
+
+def primary_reads_wanted() -> bool:
+    """Whether this context's reads must go to the primary."""
+    return _PRIMARY_READS.get()
+
+
+def want_primary_reads(wanted: bool) -> None:
+    """Send this context's reads to the primary, or not, from now on
+    (the API sets it for each request it handles)."""
+    _PRIMARY_READS.set(wanted)
+
+
+@contextlib.contextmanager
+def primary_reads():
+    """Within the block, reads go to the primary: a caller reading
+    what it has just written."""
+    token = _PRIMARY_READS.set(True)
+    try:
+        yield
+    finally:
+        _PRIMARY_READS.reset(token)
 
 
 def max_raw_depth(conf) -> int:

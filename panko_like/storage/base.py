@@ -34,11 +34,12 @@ LOG = log.getLogger(__name__)
 
 #: What a driver offers, false unless it declares it: events:query:simple
 #: is get_events, get_event_types, get_trait_types and get_traits;
-#: events:delete is delete_events.
+#: events:delete is delete_events; events:update is update_traits.
 BASE_CAPABILITIES: dict[str, Any] = {
     "events": {
         "query": {"simple": False, "count": False, "statistics": False},
         "delete": False,
+        "update": False,
     },
 }
 
@@ -55,7 +56,15 @@ RESILIENT_METHODS = (
     "get_event_types", "get_trait_types", "get_traits",
     "clear_expired_data", "delete_events", "count_events",
     "event_statistics",
+    # Setting and removing traits by name is idempotent: a retry after
+    # a lost connection whose first attempt committed changes nothing
+    # more (but updated_at).
+    "update_traits",
 )
+
+#: The longest wait between two attempts of a call bounded by
+#: ``retry_deadline`` (an API request), in seconds.
+DEADLINE_WAIT_CAP = 0.5
 
 #: Per thread: whether a call is already inside the resilience policy
 #: (nested calls are not retried twice).
@@ -362,7 +371,12 @@ class Connection(abc.ABC):
             end = started + self.retry_deadline
             left = end - time.monotonic() - 0.2
             stop = stop | tenacity.stop_after_delay(max(left, 0))
-            backoff = wait
+            # A client waits on this call: once a standby is promoted
+            # (a second or so), it is found within DEADLINE_WAIT_CAP,
+            # not up to a whole doubled wait later; two attempts a
+            # second per waiting call at most.
+            backoff = tenacity.wait_exponential(
+                multiplier=0.4, max=min(cap, DEADLINE_WAIT_CAP))
 
             def wait(state):
                 # No wait past the deadline: the last attempt is made at
@@ -495,11 +509,11 @@ class Connection(abc.ABC):
     def delete_events(self, event_filter: EventFilter,
                       max_count: int | None = None) -> int:
         """Delete what ``event_filter`` matches, at most ``max_count``
-        events (all when None) in one transaction; return how many.
+        events (all when None; a driver may take fewer) in one
+        transaction; return how many.
 
         A caller deleting many events calls it again until it returns
-        less than ``max_count``, so that no transaction grows with the
-        store.
+        0, so that no transaction grows with the store.
         """
         raise self._not_implemented("delete_events")
 
@@ -526,3 +540,29 @@ class Connection(abc.ABC):
         :raises panko_like.storage.TooManyGroups: more than max_groups.
         """
         raise self._not_implemented("event_statistics")
+
+    def update_traits(
+        self, event_filter: EventFilter, set_traits: list[models.Trait],
+        remove: list[str], max_traits: int | None = None,
+    ) -> models.Event | None:
+        """Set and remove traits of the one event ``event_filter`` finds
+        (its ``message_id`` is required), in one atomic change.
+
+        Each trait of ``set_traits`` replaces every trait of its name
+        (a name may be given once per type, as in record_events); each
+        name of ``remove`` takes that name's traits away, and one the
+        event lacks is no error. A name is never both set and removed.
+        The message_id, event type, generated time and raw payload never
+        change; ``updated_at`` becomes the storage's clock. Concurrent
+        updates of one event are serialized: none is lost. Drivers
+        apply the rules of :mod:`panko_like.storage.trait_updates`.
+
+        :param max_traits: the event may have at most this many traits
+            afterwards (None: no limit).
+        :returns: the event as ``get_events`` reads it now, or None when
+            the filter finds no event (nothing is changed).
+        :raises panko_like.storage.models.InvalidEvent: invalid
+            arguments, or too many traits afterwards; nothing is
+            changed.
+        """
+        raise self._not_implemented("update_traits")

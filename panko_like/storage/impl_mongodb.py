@@ -26,6 +26,8 @@ migrates documents Panko wrote to this layout in place.
 
 import datetime
 import json
+import random
+import time
 
 import pymongo
 from oslo_log import log
@@ -33,7 +35,7 @@ from pymongo import errors as mongo_errors
 from pymongo import uri_parser
 
 from panko_like import storage
-from panko_like.storage import base, models
+from panko_like.storage import base, models, trait_updates
 from panko_like.storage.mongodb import documents as codec
 
 LOG = log.getLogger(__name__)
@@ -72,6 +74,9 @@ _REFUSED_CODES = (13, 18)
 #: ... for ExceededMemoryLimit and OutOfDiskSpace.
 _RESOURCE_CODES = (146, 14031)
 SERVER_SELECTION_TIMEOUT_MS = 5000
+#: Times update_traits reads and writes an event that other updates
+#: keep changing before it gives up.
+UPDATE_ATTEMPTS = 100
 
 
 class Connection(base.Connection):
@@ -80,6 +85,7 @@ class Connection(base.Connection):
     CAPABILITIES = {"events": {
         "query": {"simple": True, "count": True, "statistics": True},
         "delete": True,
+        "update": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -409,6 +415,39 @@ class Connection(base.Connection):
                 query, {"_id": 1}, sort=[("_id", 1)], limit=max_count)]
             query = codec.and_(query, {"_id": {"$in": ids}})
         return self.events.delete_many(query).deleted_count
+
+    # Updates
+
+    def update_traits(self, event_filter, set_traits, remove,
+                      max_traits=None):
+        """Read the event, change its traits here and write them back if
+        no other update wrote meanwhile: the write is conditioned on the
+        ``updated_us`` read, which every update makes later (see
+        documents.updated_fields). A lost race reads again, so each
+        update applies to what the one before it left."""
+        if event_filter.message_id is None:
+            raise ValueError("update_traits needs a message_id")
+        set_traits, remove = trait_updates.checked_update(set_traits, remove)
+        query = codec.filter_query(event_filter)
+        for _ in range(UPDATE_ATTEMPTS):
+            doc = self.events.find_one(query)
+            if doc is None:
+                return None
+            traits = trait_updates.updated_traits(
+                codec.event_from_document(doc).traits, set_traits, remove,
+                max_traits)
+            updated = self.events.find_one_and_update(
+                {"_id": doc["_id"], "updated_us": doc.get("updated_us")},
+                {"$set": codec.updated_fields(doc, traits)},
+                return_document=pymongo.ReturnDocument.AFTER)
+            if updated is not None:
+                return codec.event_from_document(updated)
+            # Spread the racers out, so that one of them wins the next
+            # round.
+            time.sleep(random.uniform(0, 0.005))
+        raise storage.StorageError(
+            f"event {event_filter.message_id} kept changing: not updated "
+            f"after {UPDATE_ATTEMPTS} attempts")
 
     def count_events(self, event_filter):
         return self.events.count_documents(codec.filter_query(event_filter))

@@ -14,13 +14,20 @@ adopted in place.
 
 This class holds the contract and delegates: ``sqlalchemy/writes``
 stores batches, ``sqlalchemy/reads`` streams answers,
-``sqlalchemy/expiry`` deletes, and each database's module
-(``sqlalchemy/sqlite``, ``postgresql``, ``mysql``) its quirks.
+``sqlalchemy/expiry`` deletes, ``sqlalchemy/updates`` changes traits,
+and each database's module (``sqlalchemy/sqlite``, ``postgresql``,
+``mysql``) its quirks.
+
+Reads can go to PostgreSQL standbys (``[database] read_from_standby``):
+each read-only call picks its engine once, through
+``Dialect.read_engine``, and streams its whole answer from it.
 
 Beyond the contract, every SQL database shares this administrative
 interface, for the commands and the tests: :attr:`Connection.engine`
 (the SQLAlchemy engine) and :meth:`Connection.schema_state`.
 """
+
+from oslo_log import log
 
 from panko_like.storage import base
 from panko_like.storage.sqlalchemy import dialect as dialect_mod
@@ -30,8 +37,11 @@ from panko_like.storage.sqlalchemy import (
     migrations,
     reads,
     schema,
+    updates,
     writes,
 )
+
+LOG = log.getLogger(__name__)
 
 
 class Connection(base.Connection):
@@ -40,6 +50,7 @@ class Connection(base.Connection):
     CAPABILITIES = {"events": {
         "query": {"simple": True, "count": True, "statistics": True},
         "delete": True,
+        "update": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -51,9 +62,15 @@ class Connection(base.Connection):
         self.engine = engine_mod.create_engine(url, conf)
         kind = dialect_mod.dialect_class(self.engine.dialect.name)
         self.dialect = kind(self.engine, conf)
+        if (conf is not None and conf.database.read_from_standby
+                and self.dialect.standby_reader is None):
+            LOG.warning("[database] read_from_standby applies to "
+                        "PostgreSQL only: %s reads go where writes go",
+                        self.engine.dialect.name)
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
+        self._updater = updates.Updater(self.dialect, self._reader)
         self._check_reachable(self._ping, self.close)
 
     def _ping(self):
@@ -61,7 +78,7 @@ class Connection(base.Connection):
             conn.exec_driver_sql("SELECT 1")
 
     def close(self):
-        self.engine.dispose()
+        self.dialect.dispose()
 
     def _is_unreachable(self, exc):
         # A lost host (a PostgreSQL failover, a restart): the pool has
@@ -127,3 +144,8 @@ class Connection(base.Connection):
                          max_groups=None):
         return self._reader.event_statistics(
             event_filter, group_by, period, max_groups)
+
+    def update_traits(self, event_filter, set_traits, remove,
+                      max_traits=None):
+        return self._updater.update_traits(
+            event_filter, set_traits, remove, max_traits)

@@ -354,6 +354,7 @@ CAPABILITY_OF_METHOD = {
     "get_trait_types": "events:query:simple",
     "get_traits": "events:query:simple",
     "delete_events": "events:delete",
+    "update_traits": "events:update",
     "count_events": "events:query:count",
     "event_statistics": "events:query:statistics",
     "clear_expired_data": "storage:expiry",

@@ -24,8 +24,10 @@ class TestPolicies(unittest.TestCase):
         names = [rule.name for rule in policies.list_rules()]
         self.assertEqual(
             ["context_is_admin", "segregation", "telemetry:events:index",
-             "telemetry:events:show", "telemetry:events:create",
-             "telemetry:events:delete"], names)
+             "telemetry:events:show", "telemetry:events:count",
+             "telemetry:events:statistics", "telemetry:events:create",
+             "telemetry:events:delete", "telemetry:events:delete_matching",
+             "telemetry:events:update"], names)
 
     def test_enforcer_defaults(self):
         enforcer = policies.make_enforcer(service.prepare_service([]))
@@ -34,8 +36,12 @@ class TestPolicies(unittest.TestCase):
         for rule, as_admin, as_member in (
                 ("telemetry:events:index", True, True),
                 ("telemetry:events:show", True, True),
+                ("telemetry:events:count", True, True),
+                ("telemetry:events:statistics", True, True),
+                ("telemetry:events:delete_matching", True, False),
                 ("telemetry:events:create", True, False),
                 ("telemetry:events:delete", True, False),
+                ("telemetry:events:update", True, False),
                 ("segregation", True, False)):
             self.assertEqual(as_admin, enforcer.enforce(rule, {}, admin))
             self.assertEqual(as_member, enforcer.enforce(rule, {}, member))

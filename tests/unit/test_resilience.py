@@ -2,6 +2,7 @@
 a driver defines, once, whatever the driver."""
 
 import gc
+import time
 import unittest
 
 from panko_like import service, storage
@@ -64,6 +65,17 @@ class FlakyDriver(base.Connection):
     def delete_events(self, event_filter):
         return self._answer("delete_events", 2)
 
+    def count_events(self, event_filter):
+        return self._answer("count_events", 5)
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        return self._answer("event_statistics", [])
+
+    def update_traits(self, event_filter, set_traits, remove,
+                      max_traits=None):
+        return self._answer("update_traits", None)
+
 
 def _conf(retries):
     conf = service.prepare_service([])
@@ -85,6 +97,10 @@ CALLS = {
     "get_traits": (("t",), []),
     "clear_expired_data": ((60, 10), 3),
     "delete_events": ((storage.EventFilter(),), 2),
+    "count_events": ((storage.EventFilter(),), 5),
+    "event_statistics": ((storage.EventFilter(),), []),
+    "update_traits": ((storage.EventFilter(message_id="m"), [], ["n"]),
+                      None),
 }
 
 
@@ -122,6 +138,27 @@ class TestResilience(unittest.TestCase):
                                             f"flaky unreachable: {name}"):
                     getattr(conn, name)(*args)
                 self.assertEqual(2, conn.calls[name])
+
+    def test_waits_within_a_deadline_stay_short(self):
+        """An API request (a deadline) retries twice a second or more,
+        whatever retry_interval says, so that it finds a promoted
+        standby soon after the promotion."""
+        conn = FlakyDriver("flaky://", _conf(10), failures=4)
+        conn.conf.set_override("retry_interval", 10, group="database")
+        conn.retry_deadline = 30
+        attempts = []
+        answer = conn._answer
+
+        def timed(name, value):
+            attempts.append(time.monotonic())
+            return answer(name, value)
+        conn._answer = timed
+        self.assertEqual(["a"], conn.get_event_types())
+        gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+        # 0.2, 0.4, 0.5 and 0.5 s: never the 0.8 and 1.6 s that
+        # doubling gives.
+        self.assertEqual(4, len(gaps))
+        self.assertLess(max(gaps), base.DEADLINE_WAIT_CAP + 0.25)
 
     def test_other_errors_are_not_retried(self):
         class Broken(FlakyDriver):

@@ -1,7 +1,7 @@
 import unittest
 
 from panko_like import service, storage
-from panko_like.storage.sqlalchemy import urls
+from panko_like.storage.sqlalchemy import mysql_hosts, urls
 
 
 def conf_with(**database):
@@ -82,3 +82,29 @@ class TestURLs(unittest.TestCase):
     def test_bad_host(self):
         with self.assertRaises(ValueError):
             urls.make_url("postgresql://u@h:x:y,h2/db")
+
+
+class TestMySQLHostLists(unittest.TestCase):
+    def test_host_list(self):
+        url = urls.make_url(
+            "mysql+pymysql://u:p@db1:3306,db2:3307,[::1]/events")
+        self.assertEqual("mysql+pymysql", url.drivername)
+        self.assertEqual(("u", "p", "events"),
+                         (url.username, url.password, url.database))
+        self.assertIsNone(url.host)
+        self.assertEqual(("db1:3306", "db2:3307", "[::1]"),
+                         url.query["host"])
+        # libpq's option means nothing to PyMySQL.
+        self.assertNotIn("target_session_attrs", url.query)
+
+    def test_hosts_and_ports(self):
+        self.assertEqual(
+            [("db1", 3306), ("db2", 3307), ("::1", 3306), ("::1", 3308),
+             ("10.0.0.1", 3306)],
+            mysql_hosts.HostList(
+                ["db1", "db2:3307", "[::1]", "[::1]:3308", "10.0.0.1"],
+                timeout=5).hosts)
+
+    def test_bad_host(self):
+        with self.assertRaises(ValueError):
+            mysql_hosts.split_host("db1:x")

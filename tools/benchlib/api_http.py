@@ -31,7 +31,8 @@ class Server:
     """``panko-like-api`` in a subprocess, with its own config file."""
 
     def __init__(self, url, workers, max_limit, directory, threads=None,
-                 token_file=None):
+                 token_file=None, database=None):
+        """``database``: more ``[database]`` options, by name."""
         self.port = _free_port()
         auth = (f"auth_mode = token\ntoken_file = {token_file}\n"
                 if token_file else "auth_mode = noauth\n")
@@ -41,7 +42,9 @@ class Server:
             f.write(f"[database]\nconnection = {url}\n"
                     f"partition_days = {PARTITION_DAYS}\n"
                     f"event_time_to_live = {time_to_live()}\n"
-                    f"[api]\n{auth}workers = {workers}\n"
+                    + "".join(f"{name} = {value}\n"
+                              for name, value in (database or {}).items())
+                    + f"[api]\n{auth}workers = {workers}\n"
                     f"max_limit = {max_limit}\n"
                     # A sync worker is killed when one request outlasts
                     # this, and a long stream on a busy machine may.

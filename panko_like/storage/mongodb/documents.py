@@ -209,6 +209,22 @@ def and_(*queries) -> dict:
     return {"$and": clauses} if clauses else {}
 
 
+def updated_fields(doc: dict, traits: list[models.Trait]) -> dict:
+    """The fields of ``doc`` that update_traits sets to give it
+    ``traits`` (validated), its ``updated_us`` included: the storing
+    process's clock (MongoDB has none to stamp with), but always later
+    than the value it replaces, which update_traits compares as a
+    version. Raise InvalidEvent when the document would be too large."""
+    previous = doc.get("updated_us")
+    stamp = to_us(models.utc_now())
+    if previous is not None and stamp <= previous:
+        stamp = previous + 1
+    fields = {"traits": [_trait_document(trait) for trait in traits],
+              "updated_us": stamp}
+    _check_size({**doc, **fields}, len(traits))
+    return fields
+
+
 def checked_document(event, raw):
     """The document of a checked event; raise InvalidEvent when it is
     too large for MongoDB."""

@@ -43,6 +43,9 @@ class Dialect:
     partitioned = False
     #: Event ids deleted per statement.
     delete_chunk = engine_mod.IN_CHUNK
+    #: Most events the expirer deletes per transaction (None: as many
+    #: as it is asked to).
+    expire_chunk = None
 
     #: Whether the writer sets event.stored_at (see writes.stamped)
     #: rather than the column's default.
@@ -56,6 +59,24 @@ class Dialect:
         #: What reads go through: each statement sees a committed
         #: snapshot, in no transaction of the driver's own.
         self.reader = engine
+        #: What read-only requests go through when the database has
+        #: standbys to read from (PostgreSQL's read_from_standby); None
+        #: when they go through ``reader``.
+        self.standby_reader = None
+
+    def read_engine(self):
+        """The engine of a read-only call now: a standby's, unless there
+        is none or the caller wants its reads from the primary
+        (storage.primary_reads), to see what it has just written."""
+        if self.standby_reader is None or storage.primary_reads_wanted():
+            return self.reader
+        return self.standby_reader
+
+    def dispose(self) -> None:
+        """Close the pooled connections of every engine."""
+        self.engine.dispose()
+        if self.standby_reader is not None:
+            self.standby_reader.engine.dispose()
 
     # Engine
 
@@ -76,6 +97,10 @@ class Dialect:
 
     def clear(self, conn) -> None:
         """Drop what the database has beside the metadata's tables."""
+
+    def lock_for_update(self, conn) -> None:
+        """Take the locks that a change of stored events (update_traits)
+        takes before it reads them, in the writers' order."""
 
     # Writes
 
@@ -135,6 +160,11 @@ class Dialect:
         """Store a batch by a faster path than checking it first, or
         return None to take the general one (see writes.Writer)."""
         return None
+
+    def transactions(self, prepared) -> list[list]:
+        """A checked batch of (event, raw), in the parts to write in a
+        transaction each."""
+        return [prepared]
 
     def store_batch(self, conn, prepared, writer):
         """Store checked events in ``conn``'s transaction; return the

@@ -52,6 +52,13 @@ IN_CHUNK = 1000
 _TRANSIENT_MYSQL = (1205, 1213)
 _TRANSIENT_SQLSTATE = ("40001", "40P01")
 
+#: MySQL's errors of a server that will not serve this connection
+#: again: Galera's node outside the primary component or not yet
+#: synced ("WSREP has not yet prepared node for application use"),
+#: and a server shutting down. As for a lost connection, the pool is
+#: emptied and the next connection goes to another listed host.
+NODE_LOST_MYSQL = (1047, 1053)
+
 #: MySQL's errors for a server out of a resource: disk full, table
 #: full, out of memory (three), too many connections (two), no thread.
 _RESOURCE_MYSQL = (1021, 1114, 1037, 1038, 1041, 1040, 1203, 1135)
@@ -152,6 +159,14 @@ def _driver_error(exc: BaseException):
     return None
 
 
+def node_lost(context) -> None:
+    """SQLAlchemy's ``handle_error`` event: a MySQL server that will not
+    serve this connection again (NODE_LOST_MYSQL) is treated as a lost
+    connection, which empties the pool."""
+    if _mysql_code(context.original_exception) in NODE_LOST_MYSQL:
+        context.is_disconnect = True
+
+
 def _mysql_code(error) -> int | None:
     args = getattr(error, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
@@ -226,7 +241,8 @@ def driver_errors(conn, statement):
     try:
         yield
     except dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+        lost = (conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+                or _mysql_code(exc) in NODE_LOST_MYSQL)
         if lost:
             conn.invalidate(exc)
         raise sa_exc.DBAPIError.instance(

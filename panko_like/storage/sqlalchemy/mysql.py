@@ -15,6 +15,9 @@
   with a NUL, a line break or a Ctrl-Z, which clients conventionally
   escape too, and any value of a type other than int, float, Decimal
   and None, is written by PyMySQL.
+- For Galera, a batch is written in transactions of bounded size
+  (WRITESET_ROWS, WRITESET_BYTES) and the expirer deletes in small
+  ones; a URL may list the cluster's nodes (see mysql_hosts).
 """
 
 import decimal
@@ -24,12 +27,21 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_dialect
 
-from panko_like.storage.sqlalchemy import dialect, engine
+from panko_like.storage.sqlalchemy import dialect, engine, mysql_hosts
 
 #: Bytes of one statement, as PyMySQL's executemany bounds them (well
 #: under the servers' default max_allowed_packet). A single row longer
 #: than that is sent alone.
 STATEMENT_BYTES = 1_024_000
+
+#: Most rows (events and traits) and bytes (estimated: see
+#: writeset_bytes) that one transaction of a batch writes. Galera
+#: replicates a transaction as one writeset, which its default limits
+#: allow up to 2 GiB; a large one stalls every node while it is
+#: certified and applied, so a batch is written in transactions well
+#: below that. A single event larger than this goes alone.
+WRITESET_ROWS = 10_000
+WRITESET_BYTES = 32 * 1024 * 1024
 
 _ESCAPED_BY_PYMYSQL = re.compile("[\x00\n\r\x1a]")
 
@@ -99,7 +111,38 @@ def binary_collation(bind) -> str:
     return "utf8mb4_0900_bin"
 
 
+def writeset_bytes(event, raw) -> int:
+    """About what an event adds to its transaction's writeset: its raw
+    payload, and its traits twice (their tables and ``event.traits``)."""
+    traits = sum(len(trait.name) + len(str(trait.value)) + 16
+                 for trait in event.traits)
+    return len(raw or "") + 2 * traits + 64
+
+
 class Dialect(dialect.Dialect):
+
+    #: Events the expirer deletes per transaction (Galera: see
+    #: WRITESET_ROWS); it calls again until none are left.
+    expire_chunk = 1000
+
+    @classmethod
+    def prepare_engine(cls, engine_, conf):
+        mysql_hosts.listen(engine_, conf)
+        sa.event.listen(engine_, "handle_error", engine.node_lost)
+
+    def transactions(self, prepared):
+        parts, rows, size = [[]], 0, 0
+        for event, raw in prepared:
+            event_rows = 1 + len(event.traits)
+            event_bytes = writeset_bytes(event, raw)
+            if parts[-1] and (rows + event_rows > WRITESET_ROWS
+                              or size + event_bytes > WRITESET_BYTES):
+                parts.append([])
+                rows, size = 0, 0
+            parts[-1].append((event, raw))
+            rows += event_rows
+            size += event_bytes
+        return parts
 
     @classmethod
     def engine_options(cls, conf):

@@ -8,11 +8,14 @@
   checked while COPY streams (store_streaming) rather than before.
 - Reads run in autocommit; value lists are one array parameter; text is
   ordered by code point (COLLATE "C") whatever the database's collation.
+- With ``[database] read_from_standby``, reads go through a second
+  engine over the same host list, which prefers standbys.
 """
 
 import contextlib
 
 import sqlalchemy as sa
+from oslo_config import cfg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 
@@ -25,6 +28,23 @@ from panko_like.storage.sqlalchemy import (
     writes,
 )
 from panko_like.storage.sqlalchemy import schema as t
+
+OPTS = [
+    cfg.BoolOpt(
+        "read_from_standby",
+        default=False,
+        help="PostgreSQL with a host list: send reads (event listings "
+        "and lookups, counts, statistics, event types, traits) to a "
+        "standby of the list, "
+        "chosen at random per connection "
+        "(target_session_attrs=prefer-standby, load_balance_hosts="
+        "random), and writes and deletes to the primary. A standby may "
+        "lag behind the primary: a client that must see its own writes "
+        "sends 'Cache-Control: no-cache' with its reads. When no "
+        "standby answers, reads go to the primary. Doubles the "
+        "connection pools of each process.",
+    ),
+]
 
 #: In place of the dumped payload of an event that store_streaming has
 #: not checked beyond its head yet.
@@ -53,6 +73,10 @@ class Dialect(dialect.Dialect):
         # snapshot. psycopg would otherwise spend a round trip on BEGIN
         # and another on ROLLBACK per read.
         self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        if conf is not None and conf.database.read_from_standby:
+            standby = _standby_engine(engine, conf)
+            self.standby_reader = standby.execution_options(
+                isolation_level="AUTOCOMMIT")
         self.partitions = partitions.DayPartitions(
             engine, partitions.partition_width(conf), conf)
 
@@ -62,6 +86,11 @@ class Dialect(dialect.Dialect):
         self.partitions.forget()
 
     # Writes
+
+    def lock_for_update(self, conn):
+        # The event table first, as the writers (store_batch) and the
+        # partitions' droppers lock it.
+        conn.exec_driver_sql("LOCK TABLE ONLY event IN ROW EXCLUSIVE MODE")
 
     def insert_ignore(self, table):
         return pg_dialect.insert(table).on_conflict_do_nothing()
@@ -252,6 +281,24 @@ class Dialect(dialect.Dialect):
         # Partitions whose days have all expired go whole, whatever
         # max_count: dropping their tables takes no longer for more.
         return self.partitions.drop_expired(cutoff, self.reader, before_drop)
+
+
+def _standby_engine(primary, conf):
+    """An engine like ``primary`` over the same hosts, connecting to a
+    standby where one answers, to any host otherwise.
+
+    Each new connection tries the listed hosts in a random order, so
+    that the connections of many processes spread over the standbys;
+    psycopg tries every host as a standby first, then every host again
+    as any server.
+    """
+    url = primary.url.update_query_dict(
+        {"target_session_attrs": "prefer-standby"})
+    if "load_balance_hosts" not in url.query:
+        url = url.update_query_dict({"load_balance_hosts": "random"})
+    engine = sa.create_engine(url, **Dialect.engine_options(conf))
+    Dialect.prepare_engine(engine, conf)
+    return engine
 
 
 def _check_the_rest(event, max_raw_depth):

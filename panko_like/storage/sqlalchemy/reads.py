@@ -8,6 +8,7 @@ from where it stopped.
 
 import dataclasses
 import datetime
+import functools
 
 import sqlalchemy as sa
 
@@ -42,22 +43,27 @@ class Reader:
         self.retry = retry
 
     def get_events(self, event_filter, pagination=None):
+        # Chosen at the call: the later chunks of the answer are read
+        # through the same engine, whatever the context is by the time
+        # the stream is consumed.
+        engine = self.dialect.read_engine()
         pagination = pagination or storage.Pagination()
         if pagination.marker is None and queries.is_lookup(event_filter):
-            return self._lookup(event_filter)
+            return self._lookup(engine, event_filter)
         conditions, listed = queries.filter_conditions(
             self.dialect, event_filter)
         position = None
         if pagination.marker is not None:
             position = self.retry(
-                self._find_marker, conditions, pagination.marker)
+                self._find_marker, engine, conditions, pagination.marker)
         if listed and (pagination.limit is None
                        or pagination.limit > CHUNK_SIZE):
-            return self._stream_by_keys(conditions, pagination, position)
-        return self._stream(conditions, pagination, position)
+            return self._stream_by_keys(
+                engine, conditions, pagination, position)
+        return self._stream(engine, conditions, pagination, position)
 
-    def _find_marker(self, conditions, marker):
-        with self.dialect.reader.connect() as conn:
+    def _find_marker(self, engine, conditions, marker):
+        with engine.connect() as conn:
             row = conn.execute(
                 sa.select(t.event.c.generated, t.event.c.message_id).where(
                     self.dialect.message_is(marker), *conditions)
@@ -66,7 +72,7 @@ class Reader:
             raise storage.InvalidMarker(f"marker {marker!r} not found")
         return queries.position(row)
 
-    def _lookup(self, event_filter):
+    def _lookup(self, engine, event_filter):
         """The event ``message_id`` names, if the other filters allow it.
 
         Showing one event is the API's most frequent call: its query is
@@ -86,8 +92,8 @@ class Reader:
             params["project"] = f.admin_proj
         query = queries.lookup_query(
             self.dialect.message_is, len(f.traits_filter), listed)
-        rows, traits = self.retry(self._fetch_chunk, query, params)
-        yield from _events(rows, traits)
+        rows, traits = self.retry(self._fetch_chunk, engine, query, params)
+        yield from events_from_rows(rows, traits)
 
     def _pages(self, columns, conditions, pagination, position, chunk,
                fetch):
@@ -119,13 +125,14 @@ class Reader:
             if remaining is not None:
                 remaining -= len(rows)
 
-    def _stream(self, conditions, pagination, position):
+    def _stream(self, engine, conditions, pagination, position):
+        fetch = functools.partial(self._fetch_chunk, engine)
         for rows, traits in self._pages(queries.EVENT_COLUMNS, conditions,
                                         pagination, position, CHUNK_SIZE,
-                                        self._fetch_chunk):
-            yield from _events(rows, traits)
+                                        fetch):
+            yield from events_from_rows(rows, traits)
 
-    def _stream_by_keys(self, conditions, pagination, position):
+    def _stream_by_keys(self, engine, conditions, pagination, position):
         """_stream for a filter whose matches a trait table's (key,
         value) index lists (an IN subquery).
 
@@ -140,12 +147,13 @@ class Reader:
         its message_id.
         """
         rows = []
+        fetch = functools.partial(self._fetch_chunk, engine)
         first = dataclasses.replace(pagination, limit=min(
             pagination.limit or FIRST_PAGE, FIRST_PAGE))
         for rows, traits in self._pages(queries.EVENT_COLUMNS, conditions,
                                         first, position, FIRST_PAGE,
-                                        self._fetch_chunk):
-            yield from _events(rows, traits)
+                                        fetch):
+            yield from events_from_rows(rows, traits)
         if len(rows) < first.limit or len(rows) == pagination.limit:
             return
         rest = dataclasses.replace(pagination, limit=(
@@ -154,37 +162,39 @@ class Reader:
         ))
         for keys, _ in self._pages(queries.KEY_COLUMNS, conditions, rest,
                                    queries.position(rows[-1]), KEY_CHUNK,
-                                   self._fetch_keys):
+                                   functools.partial(
+                                       self._fetch_keys, engine)):
             for chunk in engine_mod.chunks(keys, CHUNK_SIZE):
                 ids = [key.id for key in chunk]
                 rows, traits = self.retry(
-                    self._fetch_chunk,
+                    fetch,
                     sa.select(*queries.EVENT_COLUMNS).where(
                         *self.dialect.among(t.event.c.id, ids)),
                 )
                 found = {(row.id, row.message_id): row for row in rows}
                 in_order = [found.get((key.id, key.message_id))
                             for key in chunk]
-                yield from _events(
+                yield from events_from_rows(
                     [row for row in in_order if row is not None], traits)
 
-    def _fetch_keys(self, query):
-        with self.dialect.reader.connect() as conn:
+    @staticmethod
+    def _fetch_keys(engine, query):
+        with engine.connect() as conn:
             return conn.execute(query).all(), None
 
-    def _fetch_chunk(self, query, params=None):
+    def _fetch_chunk(self, engine, query, params=None):
         """Rows of events, and the traits of those without event.traits.
 
         Every event written since revision 0004 has its traits in its
         own row; only older writers' events are looked up in the trait
         tables.
         """
-        with self.dialect.reader.connect() as conn:
+        with engine.connect() as conn:
             rows = conn.execute(query, params).all()
-            return rows, self._traits_of(
+            return rows, self.traits_of(
                 conn, [row.id for row in rows if row.traits is None])
 
-    def _traits_of(self, conn, event_ids):
+    def traits_of(self, conn, event_ids):
         """Traits of these events, in one query over the four tables."""
         traits = {}
         if not event_ids:
@@ -201,7 +211,7 @@ class Reader:
         conditions, _ = queries.filter_conditions(self.dialect, event_filter)
         query = sa.select(sa.func.count()).select_from(t.event).where(
             t.event.c.event_type_id.is_not(None), *conditions)
-        with self.dialect.reader.connect() as conn:
+        with self.dialect.read_engine().connect() as conn:
             return conn.scalar(query)
 
     def event_statistics(self, event_filter, group_by=None, period=None,
@@ -222,7 +232,7 @@ class Reader:
             query = query.group_by(*keys)
         if max_groups is not None:
             query = query.limit(max_groups + 1)
-        with self.dialect.reader.connect() as conn:
+        with self.dialect.read_engine().connect() as conn:
             rows = conn.execute(query).all()
             names = (dict(conn.execute(sa.select(
                 t.event_type.c.id, t.event_type.c.desc)).all())
@@ -233,7 +243,7 @@ class Reader:
         return statistics_lines(rows, group_by, period, names)
 
     def get_event_types(self):
-        with self.dialect.reader.connect() as conn:
+        with self.dialect.read_engine().connect() as conn:
             names = conn.scalars(sa.select(t.event_type.c.desc))
             return sorted(name for name in names if name is not None)
 
@@ -246,13 +256,13 @@ class Reader:
         and stop at the first match (an EXISTS would be planned as a
         join over every trait of the type).
         """
-        with self.dialect.reader.connect() as conn:
+        with self.dialect.read_engine().connect() as conn:
             pairs = self.dialect.trait_types(conn, event_type)
         return [{"name": name, "data_type": dtype} for name, dtype in pairs]
 
     def get_traits(self, event_type, trait_name=None):
         result = []
-        with self.dialect.reader.connect() as conn:
+        with self.dialect.read_engine().connect() as conn:
             for table, dtype in t.TABLE_DTYPES:
                 query = (
                     sa.select(table.c.key, table.c.value)
@@ -288,7 +298,7 @@ def statistics_lines(rows, group_by, period, names=None):
     return storage.sorted_groups(lines)
 
 
-def _events(rows, traits):
+def events_from_rows(rows, traits):
     """models.Event of rows of EVENT_COLUMNS (see _fetch_chunk)."""
     # Unpacked rather than read by name: a page reads 100 rows or more.
     for (event_id, message_id, generated, raw, stored, type_name,

@@ -1,4 +1,4 @@
-"""Connection URLs, including PostgreSQL host lists.
+"""Connection URLs, including PostgreSQL and MySQL host lists.
 
 SQLAlchemy parses one host per URL, or several as repeated ``?host=``
 query parameters. Operators also write libpq's forms, which it cannot
@@ -10,6 +10,9 @@ parse, so these are rewritten into the repeated-parameter form:
 
 With more than one host, libpq's ``target_session_attrs=read-write`` is
 added unless given, so the service always lands on the writable primary.
+A MySQL URL lists hosts the same ways but for the bare form
+(``mysql+pymysql://u:p@db1:3306,db2:3306/events``), which PyMySQL
+cannot follow: mysql_hosts connects to them in turn.
 """
 
 import re
@@ -40,8 +43,9 @@ OPTS = [
         "connect_timeout",
         default=5,
         min=1,
-        help="Seconds to wait for one PostgreSQL host to answer before "
-        "trying the next one of the list; for MongoDB, for a server to "
+        help="Seconds to wait for one PostgreSQL host, or one MySQL host "
+        "of a host list, to answer before trying the next one of the "
+        "list; for MongoDB, for a server to "
         "select (serverSelectionTimeoutMS, unless the URI sets it).",
     ),
 ]

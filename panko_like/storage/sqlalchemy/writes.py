@@ -49,7 +49,8 @@ class Writer:
             events, lambda event, raw: (event, raw),
             self.dialect.max_raw_depth)
         if accepted:
-            rejected.extend(self._store(accepted))
+            for part in self.dialect.transactions(accepted):
+                rejected.extend(self._store(part))
         return rejected
 
     def _store(self, prepared):

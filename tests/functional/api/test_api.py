@@ -177,7 +177,8 @@ class RootScenarios:
         response = self.app.put("/v2/events/a1", headers=ADMIN_A,
                                 status=405)
         self.assertError(response, 405)
-        self.assertEqual("DELETE, GET, HEAD", response.headers["Allow"])
+        self.assertEqual("DELETE, GET, HEAD, PATCH",
+                         response.headers["Allow"])
 
 
 class RBACScenarios:

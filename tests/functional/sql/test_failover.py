@@ -8,78 +8,13 @@ and writing goes on with nothing lost and nothing stored twice.
 """
 
 import datetime
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import unittest
 
 from sqlalchemy import event as sa_event
 
 from panko_like import storage
 from panko_like.storage import models
-from tests.functional import backends
+from tests.functional import pgcluster
 from tests.functional.backends import make_conf
-
-PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_postgres(*command, **kwargs):
-    if os.geteuid() == 0:
-        command = ("runuser", "-u", "postgres", "--", *command)
-    return subprocess.run(command, check=True, capture_output=True,
-                          timeout=120, stdin=subprocess.DEVNULL, **kwargs)
-
-
-class Server:
-    """One PostgreSQL server in a temporary directory."""
-
-    def __init__(self, root, name):
-        self.dir = os.path.join(root, name)
-        self.port = _free_port()
-        self.bin = PG_BIN[-1]
-
-    def tool(self, name, *args):
-        return _as_postgres(os.path.join(self.bin, name), *args)
-
-    def initdb(self):
-        self.tool("initdb", "-D", self.dir, "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
-
-    def basebackup_of(self, primary):
-        self.tool("pg_basebackup", "-h", "127.0.0.1", "-p",
-                  str(primary.port), "-U", "postgres", "-D", self.dir,
-                  "-R", "-X", "stream", "-c", "fast")
-
-    def start(self):
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-k {os.path.dirname(self.dir)} -c fsync=off")
-        self.tool("pg_ctl", "-D", self.dir, "-o", options, "-w",
-                  "-l", self.dir + ".log", "start")
-
-    def stop(self):
-        try:
-            self.tool("pg_ctl", "-D", self.dir, "-m", "immediate", "-w",
-                      "stop")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
-
-    def promote(self):
-        self.tool("pg_ctl", "-D", self.dir, "-w", "promote")
-
-    def psql(self, sql, database="postgres"):
-        return self.tool("psql", "-h", "127.0.0.1", "-p", str(self.port),
-                         "-U", "postgres", "-d", database,
-                         "-Atc", sql).stdout.decode()
 
 
 def events(start, stop):
@@ -98,31 +33,7 @@ def serving_port(conn):
             "SELECT current_setting('port')").scalar())
 
 
-class TestFailover(unittest.TestCase):
-    def setUp(self):
-        super().setUp()
-        reason = None
-        if not PG_BIN:
-            reason = "PostgreSQL server binaries not installed"
-        elif os.geteuid() != 0 and os.environ.get("USER") != "postgres":
-            reason = "needs root or the postgres user to run servers"
-        if reason:
-            if "postgresql" in backends.required():
-                self.fail(reason)
-            self.skipTest(reason)
-        root = tempfile.mkdtemp(prefix="panko_like_failover_")
-        self.addCleanup(shutil.rmtree, root, ignore_errors=True)
-        os.chmod(root, 0o777)
-        self.primary = Server(root, "primary")
-        self.standby = Server(root, "standby")
-        self.primary.initdb()
-        self.primary.start()
-        self.addCleanup(self.primary.stop)
-        self.primary.psql("CREATE DATABASE events")
-        self.standby.basebackup_of(self.primary)
-        self.standby.start()
-        self.addCleanup(self.standby.stop)
-
+class TestFailover(pgcluster.PairTestCase):
     def url(self, form):
         hosts = [("127.0.0.1", self.standby.port),
                  ("127.0.0.1", self.primary.port)]
@@ -144,19 +55,7 @@ class TestFailover(unittest.TestCase):
         return conn
 
     def wait_replicated(self, count):
-        # However loaded the machine: a generous limit, not a number of
-        # tries (each psql call may itself take a while).
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                replicated = self.standby.psql(
-                    "SELECT count(*) FROM event", "events").strip()
-            except subprocess.CalledProcessError:
-                replicated = None  # the table itself is not there yet
-            if replicated == str(count):
-                return
-            time.sleep(0.1)
-        self.fail("the standby did not catch up")
+        self.pair.wait_replicated(count)
 
     def test_every_url_form_finds_the_primary(self):
         for form in ("libpq", "sqlalchemy", "bare"):

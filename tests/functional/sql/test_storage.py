@@ -85,8 +85,8 @@ class SQLStorageScenarios:
         want.append(newest)
         fetch_keys = self.conn._reader._fetch_keys
 
-        def meanwhile(query):
-            keys = fetch_keys(query)
+        def meanwhile(engine, query):
+            keys = fetch_keys(engine, query)
             if any(key.message_id == newest for key in keys[0]):
                 self.assertEqual(1, self.conn.delete_events(
                     storage.EventFilter(message_id=newest)))

@@ -17,7 +17,7 @@ from tests.functional import backends
 
 _EVERYTHING = (
     {"events": {"query": {"simple": True, "count": True, "statistics": True},
-                "delete": True}},
+                "delete": True, "update": True}},
     {"storage": {"production_ready": True, "expiry": True}},
 )
 
@@ -29,7 +29,7 @@ DECLARED = {
     "panko_like.storage.impl_log": (
         {"events": {"query": {"simple": False, "count": False,
                               "statistics": False},
-                    "delete": False}},
+                    "delete": False, "update": False}},
         {"storage": {"production_ready": False, "expiry": False}},
     ),
 }
@@ -52,6 +52,8 @@ def optional_calls(conn) -> dict:
         "get_traits": lambda: conn.get_traits("t", "n"),
         "delete_events": lambda: conn.delete_events(
             storage.EventFilter(message_id="no-such-event")),
+        "update_traits": lambda: conn.update_traits(
+            storage.EventFilter(message_id="no-such-event"), [], ["n"]),
         "count_events": lambda: conn.count_events(storage.EventFilter()),
         "event_statistics": lambda: conn.event_statistics(
             storage.EventFilter(), "event_type", 3600),
@@ -65,7 +67,7 @@ class TestDeclarations(unittest.TestCase):
         self.assertEqual(
             {"events": {"query": {"simple": False, "count": False,
                                   "statistics": False},
-                        "delete": False}},
+                        "delete": False, "update": False}},
             base.Connection.get_capabilities())
         self.assertEqual(
             {"storage": {"production_ready": False, "expiry": False}},

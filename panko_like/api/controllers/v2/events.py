@@ -103,7 +103,7 @@ def index(request, response):
     return answer
 
 
-def _all_tenants(request):
+def all_tenants_param(request):
     """The ``all_tenants`` query parameter of a one-event request."""
     value = query.single(request.GET, "all_tenants")
     if value is None:
@@ -115,7 +115,7 @@ def _all_tenants(request):
             "all_tenants", value, "expected true or false.")
 
 
-def _one_event_filter(request, identity, message_id, all_tenants):
+def one_event_filter(request, identity, message_id, all_tenants):
     """The filter of event ``message_id`` within what the caller sees.
 
     ``GET`` and ``DELETE /v2/events/{message_id}`` share it, so a caller
@@ -137,8 +137,8 @@ def _find_one(conn, event_filter):
 
 def show(request, response, message_id):
     identity = rbac.enforce(request, "telemetry:events:show")
-    event_filter = _one_event_filter(request, identity, message_id,
-                                     _all_tenants(request))
+    event_filter = one_event_filter(request, identity, message_id,
+                                     all_tenants_param(request))
     shown = query.shown_fields(request)
     conn = request.storage_holder.get()
     found = _find_one(conn, event_filter)
@@ -165,13 +165,13 @@ def delete(request, response, message_id):
     unknown = set(request.GET.keys()) - {"all_tenants"}
     if unknown:
         raise query.unknown_arguments(unknown)
-    all_tenants = _all_tenants(request)
+    all_tenants = all_tenants_param(request)
     conn = request.storage_holder.get()
-    own = _one_event_filter(request, identity, message_id, False)
+    own = one_event_filter(request, identity, message_id, False)
     if _find_one(conn, own) is not None:
         conn.delete_events(own)
         return webob.Response(status=204)
-    wide = _one_event_filter(request, identity, message_id, all_tenants)
+    wide = one_event_filter(request, identity, message_id, all_tenants)
     if wide.admin_proj is None and not wide.traits_filter \
             and _find_one(conn, wide) is not None:
         conn.delete_events(wide)
@@ -216,7 +216,7 @@ def _read_events(api, data):
     for item in body:
         try:
             event = event_from_json(item)
-            _check_limits(event, item, api)
+            check_limits(event, item, api)
             events.append(event)
         except models.InvalidEvent as exc:
             rejected.append(models.Rejected(
@@ -229,7 +229,7 @@ def _too_large(reason, option):
                                f"{reason} ([api] {option})")
 
 
-def _check_limits(event, item, api):
+def check_limits(event, item, api):
     """Refuse ``event`` (read from ``item``) over the API's limits, the
     limit named in the reason."""
     if len(event.traits) > api.max_traits_per_event:
@@ -324,7 +324,7 @@ def event_from_json(item):
         message_id=item.get("message_id"),
         event_type=item.get("event_type"),
         generated=generated,
-        traits=[_trait_from_json(t) for t in traits],
+        traits=[trait_from_json(t) for t in traits],
         raw=item.get("raw"),
     )
     event.validate()
@@ -344,7 +344,7 @@ def _check_text(name, text):
         raise _invalid(exc.message)
 
 
-def _trait_from_json(item):
+def trait_from_json(item):
     # The API's {"name", "type", "value"}, or Ceilometer's
     # [name, dtype, value] with Panko's numbers.
     if isinstance(item, dict):

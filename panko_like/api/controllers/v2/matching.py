@@ -109,8 +109,6 @@ def delete(request, response):
 
 def _delete_in_batches(conn, event_filter, size):
     deleted = 0
-    while True:
-        done = conn.delete_events(event_filter, max_count=size)
+    while done := conn.delete_events(event_filter, max_count=size):
         deleted += done
-        if done < size:
-            return deleted
+    return deleted

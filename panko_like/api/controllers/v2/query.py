@@ -101,7 +101,7 @@ def filter_arguments(request, plain, body_args=("q",)):
 
 
 def _json_body(request, body):
-    _require_json(request)
+    require_json(request)
     parsed = parse_json(body)
     errors.check_text(parsed)
     return parsed
@@ -160,7 +160,7 @@ def _check_filter_count(request, args):
     return args
 
 
-def _require_json(request):
+def require_json(request):
     """A listing's body is read only when declared as JSON (as Panko's
     WSME did: any other type, or none, is 415)."""
     declared = (request.content_type or "").lower()

@@ -6,6 +6,7 @@ from panko_like.api import errors
 from panko_like.api.controllers.v2 import (
     capabilities,
     event_types,
+    event_updates,
     events,
     matching,
 )
@@ -31,7 +32,8 @@ ROUTES = [
     (("events", "count"), {"GET": matching.count}),
     (("events", "statistics"), {"GET": matching.statistics}),
     (("events", "*"), {"GET": events.show, "HEAD": events.show,
-                       "DELETE": events.delete}),
+                       "DELETE": events.delete,
+                       "PATCH": event_updates.update}),
     (("event_types",), {"GET": event_types.index}),
     (("event_types", "*", "traits"), {"GET": event_types.trait_types}),
     (("event_types", "*", "traits", "*"), {"GET": event_types.traits}),
