@@ -162,20 +162,15 @@ def filter_query(event_filter: storage.EventFilter) -> dict:
     """The MongoDB query selecting what ``event_filter`` selects."""
     f = event_filter
     clauses = []
-    generated = {}
-    if f.start_timestamp is not None:
-        generated["$gte"] = to_us(f.start_timestamp)
-    if f.end_timestamp is not None:
-        generated["$lte"] = to_us(f.end_timestamp)
-    if generated:
-        clauses.append({"generated_us": generated})
-    stored = {}
-    if f.stored_since is not None:
-        stored["$gte"] = to_us(f.stored_since)
-    if f.stored_before is not None:
-        stored["$lt"] = to_us(f.stored_before)
-    if stored:
-        clauses.append({"stored_us": stored})
+    for field, bounds in (
+            ("generated_us", (("$gte", f.start_timestamp),
+                              ("$lte", f.end_timestamp))),
+            ("stored_us", (("$gte", f.stored_since),
+                           ("$lt", f.stored_before)))):
+        within = {op: to_us(time) for op, time in bounds
+                  if time is not None}
+        if within:
+            clauses.append({field: within})
     if f.event_type is not None:
         clauses.append({"event_type": f.event_type})
     if f.message_id is not None:
