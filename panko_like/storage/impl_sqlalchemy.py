@@ -30,6 +30,7 @@ from panko_like.storage.sqlalchemy import (
     migrations,
     reads,
     schema,
+    stored_order,
     writes,
 )
 
@@ -39,7 +40,7 @@ class Connection(base.Connection):
 
     CAPABILITIES = {"events": {
         "query": {"simple": True, "count": True, "statistics": True},
-        "delete": True,
+        "delete": True, "stream": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -54,6 +55,7 @@ class Connection(base.Connection):
         self._writer = writes.Writer(self.dialect)
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
+        self._stored_order = stored_order.StoredOrder(self._reader)
         self._check_reachable(self._ping, self.close)
 
     def _ping(self):
@@ -127,3 +129,14 @@ class Connection(base.Connection):
                          max_groups=None):
         return self._reader.event_statistics(
             event_filter, group_by, period, max_groups)
+
+    def storage_now(self):
+        return self._stored_order.storage_now()
+
+    def get_events_stored_after(self, event_filter, after, until, limit):
+        return self._stored_order.get_events_stored_after(
+            event_filter, after, until, limit)
+
+    def get_stored_keys(self, event_filter, since, until, limit=None):
+        return self._stored_order.get_stored_keys(
+            event_filter, since, until, limit)

@@ -3,7 +3,12 @@
 import pecan
 
 from panko_like.api import errors
-from panko_like.api.controllers.v2 import capabilities, event_types, events
+from panko_like.api.controllers.v2 import (
+    capabilities,
+    event_types,
+    events,
+    stream,
+)
 
 
 class MethodNotAllowed(errors.APIError):
@@ -21,6 +26,8 @@ class MethodNotAllowed(errors.APIError):
 ROUTES = [
     (("capabilities",), {"GET": capabilities.get}),
     (("events",), {"GET": events.index, "POST": events.create}),
+    # Before ("events", "*"), which would take "stream" as a message_id.
+    (("events", "stream"), {"GET": stream.index}),
     (("events", "*"), {"GET": events.show, "HEAD": events.show,
                        "DELETE": events.delete}),
     (("event_types",), {"GET": event_types.index}),
