@@ -31,6 +31,9 @@ from panko_like import storage
 
 LOG = log.getLogger(__name__)
 
+#: The stream's path (the worker gives it threads of its own).
+PATH = "/v2/events/stream"
+
 #: Every hub of the process, stopped together on shutdown.
 _HUBS = weakref.WeakSet()
 _HUBS_LOCK = threading.Lock()
@@ -116,7 +119,7 @@ class Hub:
             self._cond.notify_all()
 
     def _run(self):
-        number = 0
+        number, failing = 0, False
         while True:
             with self._cond:
                 if self.stopping or self._subscribers <= 0:
@@ -128,9 +131,12 @@ class Hub:
             try:
                 tick = self._poll(number + 1)
             except Exception as exc:  # the storage is out: try again
-                LOG.warning("The event stream could not poll the "
-                            "storage: %s", storage.one_line(exc))
-                tick = None
+                if not failing:
+                    LOG.warning("The event stream could not poll the "
+                                "storage: %s", storage.one_line(exc))
+                failing, tick = True, None
+            else:
+                failing = False
             with self._cond:
                 if tick is not None:
                     number = tick.number

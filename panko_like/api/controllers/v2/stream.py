@@ -29,12 +29,9 @@ from panko_like.api.controllers.v2 import events, query
 
 LOG = log.getLogger(__name__)
 
-PATH = "/v2/events/stream"
 CONTENT_TYPE = "text/event-stream"
 #: Events read per query; a stream behind by more reads again at once.
 PAGE = 500
-#: Seconds a new stream waits for the poller's first look.
-FIRST_TICK_TIMEOUT = 10
 #: Milliseconds a client waits before reconnecting (SSE ``retry``).
 RETRY_MS = 1000
 _EPOCH = datetime.datetime(1970, 1, 1)
@@ -122,7 +119,8 @@ def index(request, response):
             "max_stream_subscribers); try again later.",
             headers={"Retry-After": "1"})
     try:
-        first = hub.latest(FIRST_TICK_TIMEOUT)
+        # The poller's first look takes a storage call at most.
+        first = hub.latest(request.conf.api.storage_timeout + 1)
         if first is None:
             raise storage.StorageUnavailable(
                 "The storage did not answer the event stream's poller.")
