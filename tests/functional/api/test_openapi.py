@@ -108,8 +108,9 @@ class SchemathesisScenarios:
         self.admin = make_token(tokens, "admin-a", "proj-a", ["admin"])
         path = apiserver.write_config(server.home, {
             "database": {"connection": self.url, "max_retries": 0},
+            # Streams end after a second: each case's answer ends.
             "api": {"auth_mode": "token", "workers": 2,
-                    "token_file": tokens},
+                    "token_file": tokens, "stream_max_duration": 1},
         })
         server.args[:0] = ["--config-file", path]
         self.server = server.start()
