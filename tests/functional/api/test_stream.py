@@ -1,12 +1,15 @@
 """GET /v2/events/stream over the real WSGI stack, on every backend."""
 
+import datetime
 import json
 import threading
 import time
+from unittest import mock
 
 import webob
 
 from panko_like.api import stream_hub
+from panko_like.storage import models
 from tests.functional import api_base, backends
 from tests.functional.api_base import ADMIN_A, USER_A1, USER_B, event, owned
 
@@ -150,6 +153,31 @@ class StreamScenarios:
         second.wait_for(5)
         received = first.ids()[:3] + second.ids()
         self.assertEqual(expected, received)
+
+    def test_late_commit_is_delivered_once(self):
+        # A write transaction slower than the settle delay: its events
+        # carry a stored time the stream has passed when they appear.
+        # Simulated where the writing process stamps stored_at.
+        if self.backend_name not in ("sqlite", "mongodb"):
+            self.skipTest("the database's clock stamps stored_at here")
+        reader = self.open()
+        time.sleep(1.5)
+        self.batch("on-time", 1)
+        reader.wait_for(1)
+        real = models.utc_now
+        with mock.patch.object(models, "utc_now",
+                               lambda: real() - datetime.timedelta(
+                                   seconds=1)):
+            self.batch("late", 2)
+        self.batch("after", 1)
+        reader.wait_for(4)
+        time.sleep(1)
+        self.assertEqual(["on-time-000", "after-000"],
+                         [i for i in reader.ids() if not i.startswith(
+                             "late")])
+        self.assertEqual(["late-000", "late-001"],
+                         sorted(i for i in reader.ids()
+                                if i.startswith("late")))
 
     def test_malformed_last_event_id(self):
         for bad in ("nope!", "bm8tZG90", "", "eA"):
