@@ -197,6 +197,10 @@ class StreamScenarios:
                 self.assertError(
                     self.get(f"{STREAM}?{query}", status=400), 400)
 
+    def test_head_has_no_stream(self):
+        response = self.app.head(STREAM, headers=ADMIN_A, status=200)
+        self.assertEqual("text/event-stream", response.content_type)
+
     def test_timeout_ends_the_stream(self):
         reader = self.open(timeout=0.3)
         self.assertTrue(reader.ended.wait(WAIT))

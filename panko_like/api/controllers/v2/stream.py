@@ -23,6 +23,7 @@ import urllib.parse
 import webob
 from oslo_log import log
 
+import panko_like
 from panko_like import storage
 from panko_like.api import errors, rbac, stream_hub
 from panko_like.api.controllers.v2 import events, query
@@ -109,7 +110,13 @@ def index(request, response):
     start = decode_cursor(last_id) if last_id else None
     conn = request.storage_holder.get()
     if not conn.get_capabilities()["events"].get("stream"):
-        raise conn._not_implemented("get_events_stored_after")
+        raise panko_like.NotImplementedError(
+            f"events:stream is not implemented by the "
+            f"{type(conn).__module__} driver")
+    if request.method == "HEAD":
+        # The headers a stream would have, and no stream (a comment as
+        # body, which HEAD does not send: pecan makes an empty one 204).
+        return _answer([b": HEAD\n\n"])
     hub = stream_hub.hub_of(request.conf, request.storage_holder)
     try:
         hub.join()
@@ -129,8 +136,12 @@ def index(request, response):
         raise
     stream = _Stream(request, conn, hub, event_filter, start, first,
                      timeout)
+    return _answer(stream.run())
+
+
+def _answer(app_iter):
     answer = webob.Response(
-        app_iter=stream.run(), content_type=CONTENT_TYPE, charset=None)
+        app_iter=app_iter, content_type=CONTENT_TYPE, charset=None)
     answer.headers["Cache-Control"] = "no-cache"
     # nginx would otherwise hold the messages back in its buffer.
     answer.headers["X-Accel-Buffering"] = "no"
