@@ -108,9 +108,8 @@ class SchemathesisScenarios:
         self.admin = make_token(tokens, "admin-a", "proj-a", ["admin"])
         path = apiserver.write_config(server.home, {
             "database": {"connection": self.url, "max_retries": 0},
-            # Streams end after a second: each case's answer ends.
             "api": {"auth_mode": "token", "workers": 2,
-                    "token_file": tokens, "stream_max_duration": 1},
+                    "token_file": tokens},
         })
         server.args[:0] = ["--config-file", path]
         self.server = server.start()
@@ -129,7 +128,13 @@ class SchemathesisScenarios:
                 f"{self.server.url}{openapi.PATH}", "--checks", CHECKS,
                 "--max-examples", str(MAX_EXAMPLES), "--seed", "1",
                 "--no-color", "--workers", "2",
-                "--report-dir", os.path.join(self.home, "report")]
+                "--report-dir", os.path.join(self.home, "report"),
+                # An event stream answers until its timeout, which the
+                # checks would wait out case by case; its answers and
+                # refusals are tested by api/test_stream*. (With it, the
+                # coverage phase also hit CPython 3.11's "AST constructor
+                # recursion depth mismatch" in hypothesis's threads.)
+                "--exclude-path", "/v2/events/stream"]
         for header in headers:
             args += ["-H", header]
         env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.functional.api."
