@@ -24,8 +24,8 @@ class TestPolicies(unittest.TestCase):
         names = [rule.name for rule in policies.list_rules()]
         self.assertEqual(
             ["context_is_admin", "segregation", "telemetry:events:index",
-             "telemetry:events:show", "telemetry:events:create",
-             "telemetry:events:delete"], names)
+             "telemetry:events:show", "telemetry:events:stream",
+             "telemetry:events:create", "telemetry:events:delete"], names)
 
     def test_enforcer_defaults(self):
         enforcer = policies.make_enforcer(service.prepare_service([]))
@@ -34,6 +34,7 @@ class TestPolicies(unittest.TestCase):
         for rule, as_admin, as_member in (
                 ("telemetry:events:index", True, True),
                 ("telemetry:events:show", True, True),
+                ("telemetry:events:stream", True, True),
                 ("telemetry:events:create", True, False),
                 ("telemetry:events:delete", True, False),
                 ("segregation", True, False)):

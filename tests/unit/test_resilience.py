@@ -64,6 +64,22 @@ class FlakyDriver(base.Connection):
     def delete_events(self, event_filter):
         return self._answer("delete_events", 2)
 
+    def count_events(self, event_filter):
+        return self._answer("count_events", 5)
+
+    def event_statistics(self, event_filter, group_by=None, period=None,
+                         max_groups=None):
+        return self._answer("event_statistics", [])
+
+    def storage_now(self):
+        return self._answer("storage_now", "now")
+
+    def get_events_stored_after(self, event_filter, after, until, limit):
+        return self._answer("get_events_stored_after", [])
+
+    def get_stored_keys(self, event_filter, since, until, limit=None):
+        return self._answer("get_stored_keys", [])
+
 
 def _conf(retries):
     conf = service.prepare_service([])
@@ -85,6 +101,11 @@ CALLS = {
     "get_traits": (("t",), []),
     "clear_expired_data": ((60, 10), 3),
     "delete_events": ((storage.EventFilter(),), 2),
+    "count_events": ((storage.EventFilter(),), 5),
+    "event_statistics": ((storage.EventFilter(),), []),
+    "storage_now": ((), "now"),
+    "get_events_stored_after": ((storage.EventFilter(), None, None, 1), []),
+    "get_stored_keys": ((storage.EventFilter(), None, None), []),
 }
 
 

@@ -67,7 +67,9 @@ class TestCapabilities(unittest.TestCase):
 
         caps = base.flatten(impl_sqlalchemy.Connection.get_capabilities())
         self.assertEqual(
-            {"events:query:simple": True, "events:delete": True}, caps)
+            {"events:query:simple": True, "events:query:count": True,
+             "events:query:statistics": True, "events:delete": True,
+             "events:stream": True}, caps)
         self.assertEqual(
             {"storage:production_ready": True, "storage:expiry": True},
             base.flatten(

@@ -170,7 +170,10 @@ class TestLogDriverAPI(unittest.TestCase):
     def test_capabilities(self):
         # Every one false (storage/test_capabilities has the others).
         self.assertEqual(
-            {"api": {"events:query:simple": False, "events:delete": False},
+            {"api": {"events:query:simple": False,
+                     "events:query:count": False,
+                     "events:query:statistics": False,
+                     "events:delete": False, "events:stream": False},
              "event_storage": {"storage:production_ready": False,
                                "storage:expiry": False}},
             self.app.get("/v2/capabilities", headers=self.ADMIN).json)
