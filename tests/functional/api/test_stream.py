@@ -121,11 +121,8 @@ class StreamScenarios:
         self.load(api_base.fixture_events())
         self.batch("b", 2, "proj-b", "u-b")
         self.batch("mine", 2)
-        self.assertEqual(["a1", "mine-000", "mine-001"],
-                         [i for _, i in sorted(
-                             (b["message_id"] != "a1", b["message_id"])
-                             for _, b in member.wait_for(3)
-                             and member.messages)])
+        member.wait_for(3)
+        self.assertEqual(["a1", "mine-000", "mine-001"], member.ids())
         other.wait_for(3)
         self.assertEqual({"b1", "b-000", "b-001"}, set(other.ids()))
         # An admin without all_tenants: its project and no project.
@@ -180,9 +177,8 @@ class StreamScenarios:
                                 if i.startswith("late")))
 
     def test_malformed_last_event_id(self):
-        for bad in ("nope!", "bm8tZG90", "", "eA"):
-            if not bad:
-                continue
+        # Not base64; no "<micros>." in it; a lone byte.
+        for bad in ("nope!", "bm8tZG90", "eA"):
             request = webob.Request.blank(
                 STREAM, headers={**ADMIN_A, "Last-Event-ID": bad})
             response = request.get_response(self.app.app)
