@@ -193,6 +193,13 @@ class StreamScenarios:
                 self.assertError(
                     self.get(f"{STREAM}?{query}", status=400), 400)
 
+    def test_quiet_stream_sends_keepalives(self):
+        self.conf.set_override("stream_keepalive_interval", 1, group="api")
+        reader = self.open(timeout=2.5)
+        self.assertTrue(reader.ended.wait(WAIT))
+        self.assertIn(": keep-alive", reader.comments)
+        self.assertEqual([], reader.messages)
+
     def test_head_has_no_stream(self):
         response = self.app.head(STREAM, headers=ADMIN_A, status=200)
         self.assertEqual("text/event-stream", response.content_type)
