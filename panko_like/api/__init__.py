@@ -120,4 +120,62 @@ OPTS = [
         "for a pooled connection (pool_timeout) and for a database "
         "host to answer (connect_timeout; MongoDB's server selection).",
     ),
+    cfg.IntOpt(
+        "max_stream_subscribers",
+        default=32,
+        min=0,
+        max=1000,
+        help="Most GET /v2/events/stream answers one API worker process "
+        "serves at a time; one more is answered 503 with Retry-After. "
+        "Each stream has a thread of its own, beside the [api] threads "
+        "that run the other requests, so streams never hold those up; "
+        "each stream queries the storage once per new batch of events. "
+        "0 turns streams off.",
+    ),
+    cfg.IntOpt(
+        "stream_max_duration",
+        default=300,
+        min=1,
+        max=86400,
+        help="Seconds after which an event stream ends (the client "
+        "reconnects with its Last-Event-ID and loses nothing); a "
+        "stream's timeout parameter may ask for less.",
+    ),
+    cfg.FloatOpt(
+        "stream_poll_interval",
+        default=0.2,
+        min=0.01,
+        max=60,
+        help="Seconds between two looks for new events, made once per "
+        "worker process for all its streams.",
+    ),
+    cfg.FloatOpt(
+        "stream_settle_delay",
+        default=0.3,
+        min=0,
+        max=60,
+        help="Seconds an event waits after its stored time before a "
+        "stream delivers it: the time its write transaction takes to "
+        "commit. Events are delivered in stored order within this "
+        "delay; a later commit is caught by stream_lookback.",
+    ),
+    cfg.FloatOpt(
+        "stream_lookback",
+        default=5,
+        min=0,
+        max=600,
+        help="Seconds before the settled time in which streams still "
+        "look for events committed later than stream_settle_delay "
+        "after their stored time; such an event is delivered once, out "
+        "of stored order. 0 turns the look off (one query less per "
+        "poll).",
+    ),
+    cfg.IntOpt(
+        "stream_keepalive_interval",
+        default=15,
+        min=1,
+        max=3600,
+        help="Seconds without events after which a stream sends a "
+        "comment line, so that proxies keep its connection open.",
+    ),
 ]

@@ -303,6 +303,38 @@ def _operations(conf):
     }
 
 
+def _stream_operation(conf):
+    """GET /v2/events/stream: Server-Sent Events, ended after a bounded
+    time (``timeout``, ``[api] stream_max_duration``)."""
+    filters = [p for p in _list_parameters(conf)
+               if p["name"].startswith("q.")]
+    most = conf.api.stream_max_duration
+    timeout = _query_parameter(
+        "timeout", {"type": "number", "exclusiveMinimum": 0},
+        f"Seconds after which the stream ends (at most and by default "
+        f"{most}, [api] stream_max_duration).")
+    last_id = {"name": "Last-Event-ID", "in": "header", "required": False,
+               "description": "The id of the last message received: the "
+               "stream resumes strictly after it.", "schema": _TEXT}
+    return _operation(
+        "Events stored from now on (or after Last-Event-ID) that the "
+        "caller may see and that match every filter, as Server-Sent "
+        "Events in stored order: one message per event, its data the "
+        "event as in a listing, its id the stream's position.",
+        {"200": {"description": "The stream, until timeout.",
+                 "content": {"text/event-stream": {"schema": _TEXT}}},
+         "400": _error("A bad filter or timeout, a limit, marker or sort "
+                       "(which a stream has not), or a malformed "
+                       "Last-Event-ID."),
+         "501": _error("The storage driver cannot stream (the "
+                       "events:stream capability)."),
+         "503": _error("[api] max_stream_subscribers streams are open on "
+                       "this worker, or the storage did not answer (with "
+                       "a Retry-After header).")},
+        parameters=[*filters, timeout, last_id],
+        policy="telemetry:events:stream")
+
+
 def _template(pattern):
     names = iter(("{message_id}",) if pattern[0] == "events"
                  else ("{event_type}", "{trait_name}"))
@@ -472,6 +504,7 @@ def _open_paths():
 def document(conf):
     """The OpenAPI 3.1 document of the API as ``conf`` configures it."""
     operations = _operations(conf)
+    operations[("events", "stream"), "GET"] = _stream_operation(conf)
     routes = {(pattern, method) for pattern, methods in v2_root.ROUTES
               for method in methods}
     if routes != set(operations):

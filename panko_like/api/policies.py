@@ -54,6 +54,13 @@ RULES = [
         operations=[{"path": "/v2/events/statistics", "method": "GET"}],
     ),
     policy.DocumentedRuleDefault(
+        name="telemetry:events:stream",
+        check_str=ANYONE,
+        description="Follow new events as Server-Sent Events (each "
+        "caller only receives what segregation allows).",
+        operations=[{"path": "/v2/events/stream", "method": "GET"}],
+    ),
+    policy.DocumentedRuleDefault(
         name="telemetry:events:create",
         check_str=ADMIN,
         description="Store events.",

@@ -8,7 +8,9 @@ complete request to one of ``[api] threads`` threads that run the
 application. A client that sends half a request, or sends it slowly,
 holds a connection, closed after ``[api] request_read_timeout``, never
 a thread. ``/healthcheck`` has a thread of its own, so it is answered
-while every other thread waits on the storage.
+while every other thread waits on the storage; so has each stream of
+``GET /v2/events/stream`` (at most ``[api] max_stream_subscribers``),
+which is not counted as a request in progress by the heartbeat below.
 
 What gunicorn's sync worker did is kept. The heartbeat the arbiter
 watches is the start of the oldest request in progress, so a worker
@@ -31,7 +33,7 @@ from waitress import channel as waitress_channel
 from waitress import server as waitress_server
 from waitress import task as waitress_task
 
-from panko_like.api import errors
+from panko_like.api import errors, stream_hub
 
 LOG = log.getLogger(__name__)
 
@@ -63,6 +65,8 @@ OPTS = [
 
 #: The path served by the worker's health thread.
 HEALTH_PATH = "/healthcheck"
+#: The path served by the worker's stream threads.
+STREAM_PATH = stream_hub.PATH
 #: Seconds between two looks for connections past their read timeout.
 CLEANUP_INTERVAL = 1
 #: Seconds one turn of the event loop waits for the sockets at most.
@@ -108,6 +112,14 @@ class _WSGITask(waitress_task.WSGITask):
     """
 
     def service(self):
+        if _is_stream(self.request):
+            # A stream runs up to [api] stream_max_duration: it is no
+            # hung request, and holds none of the other threads.
+            self.channel.streaming = True
+            try:
+                return super().service()
+            finally:
+                self.channel.streaming = False
         in_flight = self.channel.server.in_flight
         in_flight.begin(self)
         try:
@@ -116,12 +128,26 @@ class _WSGITask(waitress_task.WSGITask):
             in_flight.end(self)
 
 
+def _is_stream(request):
+    return not request.error and request.path.rstrip("/") == STREAM_PATH
+
+
 class _Channel(waitress_channel.HTTPChannel):
     """A connection that remembers when its current request began."""
 
     task_class = _WSGITask
     error_task_class = _ErrorTask
     request_began = 0.0
+    #: Whether a stream is being answered: the connection is then read
+    #: meanwhile, so that a client that goes is noticed (the stream
+    #: looks at waitress.client_disconnected) rather than kept until
+    #: the stream ends.
+    streaming = False
+
+    def readable(self):
+        if self.streaming:
+            return not (self.will_close or self.close_when_flushed)
+        return super().readable()
 
     def received(self, data):
         if self.request is None and data:
@@ -161,8 +187,9 @@ class _Server(waitress_server.TcpWSGIServer):
     channel_class = _Channel
 
     def __init__(self, app, socket_map, sock, adj, dispatcher, health,
-                 in_flight):
+                 streams, in_flight):
         self.health_dispatcher = health
+        self.stream_dispatcher = streams
         self.in_flight = in_flight
         sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
         super().__init__(app, socket_map, True, sock, dispatcher=dispatcher,
@@ -172,6 +199,8 @@ class _Server(waitress_server.TcpWSGIServer):
         request = channel.requests[0]
         if not request.error and request.path.rstrip("/") == HEALTH_PATH:
             self.health_dispatcher.add_task(channel)
+        elif _is_stream(request):
+            self.stream_dispatcher.add_task(channel)
         else:
             super().add_task(channel)
 
@@ -258,9 +287,13 @@ class Worker(base.Worker):
         dispatcher.set_thread_count(adj.threads)
         health = waitress_task.ThreadedTaskDispatcher()
         health.set_thread_count(1)
+        # A thread per stream, and one more that answers 503 when they
+        # are all taken.
+        streams = waitress_task.ThreadedTaskDispatcher()
+        streams.set_thread_count(self.app.conf.api.max_stream_subscribers + 1)
         servers = [
             _Server(self.wsgi, self.socket_map, listener.sock, adj,
-                    dispatcher, health, self.in_flight)
+                    dispatcher, health, streams, self.in_flight)
             for listener in self.sockets
         ]
         while self.alive:
@@ -271,7 +304,7 @@ class Worker(base.Worker):
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
         self._finish(servers)
-        for each in (dispatcher, health):
+        for each in (dispatcher, health, streams):
             each.shutdown(timeout=1)
         wasyncore.close_all(self.socket_map)
 
@@ -284,6 +317,8 @@ class Worker(base.Worker):
         the graceful timeout; close idle connections."""
         for server in servers:
             server.accepting = False
+        # Streams end now; their clients resume elsewhere.
+        stream_hub.stop_all()
         deadline = time.monotonic() + self.cfg.graceful_timeout
         while time.monotonic() < deadline:
             channels = self._channels()

@@ -15,6 +15,7 @@ cyclic collector held off.
 import abc
 import contextlib
 import copy
+import datetime
 import functools
 import gc
 import itertools
@@ -34,12 +35,15 @@ LOG = log.getLogger(__name__)
 
 #: What a driver offers, false unless it declares it: events:query:simple
 #: is get_events, get_event_types, get_trait_types and get_traits;
-#: events:delete is delete_events; events:update is update_traits.
+#: events:delete is delete_events; events:update is update_traits;
+#: events:stream is storage_now, get_events_stored_after and
+#: get_stored_keys (GET /v2/events/stream).
 BASE_CAPABILITIES: dict[str, Any] = {
     "events": {
         "query": {"simple": False, "count": False, "statistics": False},
         "delete": False,
         "update": False,
+        "stream": False,
     },
 }
 
@@ -60,6 +64,7 @@ RESILIENT_METHODS = (
     # a lost connection whose first attempt committed changes nothing
     # more (but updated_at).
     "update_traits",
+    "storage_now", "get_events_stored_after", "get_stored_keys",
 )
 
 #: The longest wait between two attempts of a call bounded by
@@ -566,3 +571,29 @@ class Connection(abc.ABC):
             changed.
         """
         raise self._not_implemented("update_traits")
+
+    def storage_now(self) -> datetime.datetime:
+        """Return the time of the clock that stamps ``stored_at``, naive
+        UTC: the database server's where it stamps the events, so that
+        every API node reads the same clock."""
+        raise self._not_implemented("storage_now")
+
+    def get_events_stored_after(
+        self, event_filter: EventFilter,
+        after: tuple[datetime.datetime, str] | None,
+        until: datetime.datetime, limit: int | None,
+    ) -> list[models.Event]:
+        """Return the events ``event_filter`` matches, in stored order
+        ``(stored_at, message_id)``, strictly after the position
+        ``after`` (from the first when None) and stored at ``until`` or
+        before, at most ``limit`` of them (all when None)."""
+        raise self._not_implemented("get_events_stored_after")
+
+    def get_stored_keys(
+        self, event_filter: EventFilter, since: datetime.datetime,
+        until: datetime.datetime, limit: int | None = None,
+    ) -> list[tuple[datetime.datetime, str]]:
+        """Return ``(stored_at, message_id)`` of the events
+        ``event_filter`` matches stored in ``[since, until]``, in stored
+        order, at most ``limit`` (all when None)."""
+        raise self._not_implemented("get_stored_keys")

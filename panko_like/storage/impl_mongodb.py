@@ -64,6 +64,8 @@ INDEXES = {
     # Trait filters: {trait_name, trait_value} inside $elemMatch.
     "event_trait_idx": [("traits.trait_name", 1), ("traits.trait_value", 1)],
 }
+#: Stored order, on event_stored_idx.
+STORED_ORDER = [("stored_us", 1), ("_id", 1)]
 #: Documents streamed per round trip.
 CHUNK_SIZE = 1000
 #: Documents rewritten per round trip when migrating Panko's.
@@ -86,6 +88,7 @@ class Connection(base.Connection):
         "query": {"simple": True, "count": True, "statistics": True},
         "delete": True,
         "update": True,
+        "stream": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -336,6 +339,38 @@ class Connection(base.Connection):
             allow_disk_use=True,
         )
         return (codec.event_from_document(doc) for doc in cursor)
+
+    def storage_now(self):
+        # MongoDB stamps no time on insert: each writing process's clock
+        # stamps its batches (see record_events), so this one's is as
+        # good as any.
+        return models.utc_now()
+
+    def _stored_query(self, event_filter, until, extra=None):
+        return codec.and_(codec.filter_query(event_filter),
+                          {"stored_us": {"$lte": codec.to_us(until)}},
+                          extra or {})
+
+    def get_events_stored_after(self, event_filter, after, until, limit):
+        extra = None
+        if after is not None:
+            stored_us, message_id = codec.to_us(after[0]), after[1]
+            extra = {"$or": [{"stored_us": {"$gt": stored_us}},
+                             {"stored_us": stored_us,
+                              "_id": {"$gt": message_id}}]}
+        cursor = self.events.find(
+            self._stored_query(event_filter, until, extra),
+            sort=STORED_ORDER, limit=limit or 0, batch_size=CHUNK_SIZE)
+        return [codec.event_from_document(doc) for doc in cursor]
+
+    def get_stored_keys(self, event_filter, since, until, limit=None):
+        cursor = self.events.find(
+            self._stored_query(event_filter, until, {
+                "stored_us": {"$gte": codec.to_us(since)}}),
+            {"stored_us": 1}, sort=STORED_ORDER, limit=limit or 0,
+            batch_size=CHUNK_SIZE)
+        return [(codec.from_us(doc["stored_us"]), doc["_id"])
+                for doc in cursor]
 
     def get_event_types(self):
         return sorted(

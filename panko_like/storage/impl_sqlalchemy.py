@@ -37,6 +37,7 @@ from panko_like.storage.sqlalchemy import (
     migrations,
     reads,
     schema,
+    stored_order,
     updates,
     writes,
 )
@@ -51,6 +52,7 @@ class Connection(base.Connection):
         "query": {"simple": True, "count": True, "statistics": True},
         "delete": True,
         "update": True,
+        "stream": True,
     }}
     STORAGE_CAPABILITIES = {
         "storage": {"production_ready": True, "expiry": True}
@@ -71,6 +73,7 @@ class Connection(base.Connection):
         self._reader = reads.Reader(self.dialect, self._reconnecting)
         self._expiry = expiry.Expiry(self.dialect)
         self._updater = updates.Updater(self.dialect, self._reader)
+        self._stored_order = stored_order.StoredOrder(self._reader)
         self._check_reachable(self._ping, self.close)
 
     def _ping(self):
@@ -149,3 +152,14 @@ class Connection(base.Connection):
                       max_traits=None):
         return self._updater.update_traits(
             event_filter, set_traits, remove, max_traits)
+
+    def storage_now(self):
+        return self._stored_order.storage_now()
+
+    def get_events_stored_after(self, event_filter, after, until, limit):
+        return self._stored_order.get_events_stored_after(
+            event_filter, after, until, limit)
+
+    def get_stored_keys(self, event_filter, since, until, limit=None):
+        return self._stored_order.get_stored_keys(
+            event_filter, since, until, limit)

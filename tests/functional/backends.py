@@ -358,6 +358,9 @@ CAPABILITY_OF_METHOD = {
     "count_events": "events:query:count",
     "event_statistics": "events:query:statistics",
     "clear_expired_data": "storage:expiry",
+    "storage_now": "events:stream",
+    "get_events_stored_after": "events:stream",
+    "get_stored_keys": "events:stream",
 }
 
 #: How the reason of every skip a declared capability explains begins

@@ -19,7 +19,7 @@ PANKO_DATA = os.path.join(
 #: The /v2/capabilities keys panko_like declares that Panko never had.
 ADDED_CAPABILITIES = {
     "api": ("events:delete", "events:query:count",
-            "events:query:statistics", "events:update"),
+            "events:query:statistics", "events:update", "events:stream"),
     "event_storage": ("storage:expiry",),
 }
 

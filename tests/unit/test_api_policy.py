@@ -25,7 +25,8 @@ class TestPolicies(unittest.TestCase):
         self.assertEqual(
             ["context_is_admin", "segregation", "telemetry:events:index",
              "telemetry:events:show", "telemetry:events:count",
-             "telemetry:events:statistics", "telemetry:events:create",
+             "telemetry:events:statistics", "telemetry:events:stream",
+             "telemetry:events:create",
              "telemetry:events:delete", "telemetry:events:delete_matching",
              "telemetry:events:update"], names)
 
@@ -39,6 +40,7 @@ class TestPolicies(unittest.TestCase):
                 ("telemetry:events:count", True, True),
                 ("telemetry:events:statistics", True, True),
                 ("telemetry:events:delete_matching", True, False),
+                ("telemetry:events:stream", True, True),
                 ("telemetry:events:create", True, False),
                 ("telemetry:events:delete", True, False),
                 ("telemetry:events:update", True, False),

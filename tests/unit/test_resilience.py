@@ -76,6 +76,15 @@ class FlakyDriver(base.Connection):
                       max_traits=None):
         return self._answer("update_traits", None)
 
+    def storage_now(self):
+        return self._answer("storage_now", "now")
+
+    def get_events_stored_after(self, event_filter, after, until, limit):
+        return self._answer("get_events_stored_after", [])
+
+    def get_stored_keys(self, event_filter, since, until, limit=None):
+        return self._answer("get_stored_keys", [])
+
 
 def _conf(retries):
     conf = service.prepare_service([])
@@ -101,6 +110,9 @@ CALLS = {
     "event_statistics": ((storage.EventFilter(),), []),
     "update_traits": ((storage.EventFilter(message_id="m"), [], ["n"]),
                       None),
+    "storage_now": ((), "now"),
+    "get_events_stored_after": ((storage.EventFilter(), None, None, 1), []),
+    "get_stored_keys": ((storage.EventFilter(), None, None), []),
 }
 
 

@@ -69,7 +69,8 @@ class TestCapabilities(unittest.TestCase):
         self.assertEqual(
             {"events:query:simple": True, "events:query:count": True,
              "events:query:statistics": True, "events:delete": True,
-             "events:update": True}, caps)
+             "events:update": True,
+             "events:stream": True}, caps)
         self.assertEqual(
             {"storage:production_ready": True, "storage:expiry": True},
             base.flatten(

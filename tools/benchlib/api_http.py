@@ -31,8 +31,9 @@ class Server:
     """``panko-like-api`` in a subprocess, with its own config file."""
 
     def __init__(self, url, workers, max_limit, directory, threads=None,
-                 token_file=None, database=None):
-        """``database``: more ``[database]`` options, by name."""
+                 token_file=None, database=None, api_options=None):
+        """``database``, ``api_options``: more ``[database]`` and
+        ``[api]`` options, by name."""
         self.port = _free_port()
         auth = (f"auth_mode = token\ntoken_file = {token_file}\n"
                 if token_file else "auth_mode = noauth\n")
@@ -49,7 +50,9 @@ class Server:
                     # A sync worker is killed when one request outlasts
                     # this, and a long stream on a busy machine may.
                     "worker_timeout = 1800\n"
-                    + (f"threads = {threads}\n" if threads else ""))
+                    + (f"threads = {threads}\n" if threads else "")
+                    + "".join(f"{name} = {value}\n" for name, value
+                              in (api_options or {}).items()))
         self.process = None
 
     def start(self, timeout=60):

@@ -6,6 +6,7 @@ The scenarios of every folder are skipped on a driver only by these
 declarations (tests/functional/backends.py).
 """
 
+import datetime
 import unittest
 
 from stevedore import driver as stevedore_driver
@@ -17,7 +18,8 @@ from tests.functional import backends
 
 _EVERYTHING = (
     {"events": {"query": {"simple": True, "count": True, "statistics": True},
-                "delete": True, "update": True}},
+                "delete": True, "update": True,
+                "stream": True}},
     {"storage": {"production_ready": True, "expiry": True}},
 )
 
@@ -29,7 +31,8 @@ DECLARED = {
     "panko_like.storage.impl_log": (
         {"events": {"query": {"simple": False, "count": False,
                               "statistics": False},
-                    "delete": False, "update": False}},
+                    "delete": False, "update": False,
+                    "stream": False}},
         {"storage": {"production_ready": False, "expiry": False}},
     ),
 }
@@ -59,6 +62,12 @@ def optional_calls(conn) -> dict:
             storage.EventFilter(), "event_type", 3600),
         # Nothing is 30 years old.
         "clear_expired_data": lambda: conn.clear_expired_data(10**9, 10),
+        "storage_now": conn.storage_now,
+        "get_events_stored_after": lambda: conn.get_events_stored_after(
+            storage.EventFilter(), None, datetime.datetime(2000, 1, 1), 1),
+        "get_stored_keys": lambda: conn.get_stored_keys(
+            storage.EventFilter(), datetime.datetime(2000, 1, 1),
+            datetime.datetime(2000, 1, 2)),
     }
 
 
@@ -67,7 +76,8 @@ class TestDeclarations(unittest.TestCase):
         self.assertEqual(
             {"events": {"query": {"simple": False, "count": False,
                                   "statistics": False},
-                        "delete": False, "update": False}},
+                        "delete": False, "update": False,
+                    "stream": False}},
             base.Connection.get_capabilities())
         self.assertEqual(
             {"storage": {"production_ready": False, "expiry": False}},

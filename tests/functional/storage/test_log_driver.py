@@ -173,7 +173,8 @@ class TestLogDriverAPI(unittest.TestCase):
             {"api": {"events:query:simple": False,
                      "events:query:count": False,
                      "events:query:statistics": False,
-                     "events:delete": False, "events:update": False},
+                     "events:delete": False, "events:update": False,
+                     "events:stream": False},
              "event_storage": {"storage:production_ready": False,
                                "storage:expiry": False}},
             self.app.get("/v2/capabilities", headers=self.ADMIN).json)

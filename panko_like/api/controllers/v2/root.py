@@ -9,6 +9,7 @@ from panko_like.api.controllers.v2 import (
     event_updates,
     events,
     matching,
+    stream,
 )
 
 
@@ -31,6 +32,7 @@ ROUTES = [
     # Before ("events", "*"): these names are no message_ids here.
     (("events", "count"), {"GET": matching.count}),
     (("events", "statistics"), {"GET": matching.statistics}),
+    (("events", "stream"), {"GET": stream.index}),
     (("events", "*"), {"GET": events.show, "HEAD": events.show,
                        "DELETE": events.delete,
                        "PATCH": event_updates.update}),
