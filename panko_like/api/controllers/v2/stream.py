@@ -196,18 +196,19 @@ class _Stream:
                 # Woken at least every second to look at the client.
                 ticks = self.hub.wait(self.tick.number,
                                       min(left, self.keepalive, 1.0))
-                if not ticks:
-                    if time.monotonic() - quiet_since >= self.keepalive:
-                        quiet_since = time.monotonic()
-                        yield b": keep-alive\n\n"
+            if ticks or behind:
+                if ticks:
+                    self.tick = ticks[-1]
+                body, behind = self._read(ticks, behind)
+                ticks = []
+                if body:
+                    quiet_since = time.monotonic()
+                    yield body
                     continue
-            if ticks:
-                self.tick = ticks[-1]
-            body, behind = self._read(ticks, behind)
-            ticks = []
-            if body:
+            # Quiet, whether or not the poller ticked meanwhile.
+            if time.monotonic() - quiet_since >= self.keepalive:
                 quiet_since = time.monotonic()
-                yield body
+                yield b": keep-alive\n\n"
 
     def _read(self, ticks, behind):
         """SSE messages of what the ticks bring; whether more is left."""
