@@ -220,6 +220,8 @@ class _Stream:
                 self.filter, self.cursor, horizon, PAGE)
             for event in page:
                 self.cursor = (event.stored_at, event.message_id)
+                if event.message_id in self.known:
+                    continue  # delivered already, as a late one
                 self.known[event.message_id] = event.stored_at
                 out.append(self._message(event))
         for tick in ticks:
