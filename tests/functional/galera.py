@@ -218,6 +218,7 @@ class Cluster:
         node.isolate(False)
         node.wait_synced()
         self.wait_size(len(self.nodes))
+        node.wait_status("wsrep_ready", "ON")
 
     def alive(self):
         return [node for node in self.nodes
@@ -302,6 +303,11 @@ class ClusterTestCase:
             if "mysql" in backends.required():
                 self.fail(reason)
             self.skipTest(reason)
+        # Every node ready, whatever the test before left (a rejoin
+        # still settling on a loaded machine).
+        for node in self.cluster.alive():
+            node.wait_synced()
+            node.wait_status("wsrep_ready", "ON")
         self.database = f"panko_like_{uuid.uuid4().hex}"
         self.cluster.nodes[0].query(f"CREATE DATABASE {self.database}")
         self.addCleanup(self.drop_database)

@@ -93,7 +93,11 @@ class StreamServersScenarios:
         _, second = self.servers
         for _ in range(2):
             gone = self.subscribe(second)
-            self.assertEqual(200, gone.status)
+            if gone.status is None:
+                # The connection itself failed (a loaded machine): what
+                # is tested here is the place, so try once more.
+                gone = self.subscribe(second)
+            self.assertEqual(200, gone.status, gone.error)
             gone.close()
         deadline = time.monotonic() + WAIT
         while True:
