@@ -5,7 +5,6 @@ import functools
 import orjson
 import webob
 from oslo_log import log
-from oslo_utils import strutils
 
 from panko_like import storage
 from panko_like.api import errors, rbac, streaming
@@ -105,14 +104,7 @@ def index(request, response):
 
 def all_tenants_param(request):
     """The ``all_tenants`` query parameter of a one-event request."""
-    value = query.single(request.GET, "all_tenants")
-    if value is None:
-        return False
-    try:
-        return strutils.bool_from_string(value, strict=True)
-    except ValueError:
-        raise errors.invalid_input(
-            "all_tenants", value, "expected true or false.")
+    return query.flag(request.GET, "all_tenants")
 
 
 def one_event_filter(request, identity, message_id, all_tenants):
