@@ -197,9 +197,12 @@ class _Stream:
                 ticks = self.hub.wait(self.tick.number,
                                       min(left, self.keepalive, 1.0))
             if ticks or behind:
+                # The hub keeps the late ids of its last ticks only: a
+                # stream that fell further behind looks again itself.
+                missed = bool(ticks) and ticks[0].number > self.tick.number + 1
                 if ticks:
                     self.tick = ticks[-1]
-                body, behind = self._read(ticks, behind)
+                body, behind = self._read(ticks, behind, missed)
                 ticks = []
                 if body:
                     quiet_since = time.monotonic()
@@ -210,8 +213,10 @@ class _Stream:
                 quiet_since = time.monotonic()
                 yield b": keep-alive\n\n"
 
-    def _read(self, ticks, behind):
-        """SSE messages of what the ticks bring; whether more is left."""
+    def _read(self, ticks, behind, missed=False):
+        """SSE messages of what the ticks bring (and, when ticks were
+        ``missed``, of every event stored within the lookback); whether
+        more is left."""
         horizon = self.tick.horizon
         out = []
         page = []
@@ -224,14 +229,18 @@ class _Stream:
                     continue  # delivered already, as a late one
                 self.known[event.message_id] = event.stored_at
                 out.append(self._message(event))
-        for tick in ticks:
-            for stored_at, message_id in tick.late:
-                if message_id in self.known or stored_at < self.floor:
-                    continue
-                self.known[message_id] = stored_at
-                found = self._late(message_id)
-                if found is not None:
-                    out.append(self._message(found))
+        late = [pair for tick in ticks for pair in tick.late]
+        if missed:
+            late = self.conn.get_stored_keys(
+                self.filter, max(self.floor, horizon - self.lookback),
+                horizon)
+        for stored_at, message_id in late:
+            if message_id in self.known or stored_at < self.floor:
+                continue
+            self.known[message_id] = stored_at
+            found = self._late(message_id)
+            if found is not None:
+                out.append(self._message(found))
         oldest = horizon - self.lookback
         self.known = {key: at for key, at in self.known.items()
                       if at >= oldest}
