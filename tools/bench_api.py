@@ -466,16 +466,7 @@ def main(argv=None):
     finally:
         place.cleanup()
         shutil.rmtree(directory, ignore_errors=True)
-    result["failures"] = failures
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    for failure in failures[:50]:
-        say(f"FAILED {failure}")
-    if failures:
-        return 1
-    say("every answer checked: OK")
-    return 0
+    return cli.finish(result, failures, args.json, "every answer checked: OK")
 
 
 def _run(args, workload, expected, place, directory, result):

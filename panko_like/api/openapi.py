@@ -49,6 +49,10 @@ _COMMON = {
 }
 
 
+#: The 415 of an operation that reads a JSON body.
+_NOT_JSON = _error("A body not declared as JSON, or multipart.")
+
+
 def _operation(summary, responses, parameters=(), body=None,
                policy=None):
     answers = dict(_COMMON)
@@ -155,7 +159,7 @@ def _matching_operations(conf):
             {"200": {"description": "The count.",
                      "content": _json(_ref("Count"))},
              "400": bad_filter,
-             "415": _error("A body not declared as JSON, or multipart.")},
+             "415": _NOT_JSON},
             parameters=_filter_parameters(), body=filter_body,
             policy="telemetry:events:count"),
         (("events", "statistics"), "GET"): _operation(
@@ -166,7 +170,7 @@ def _matching_operations(conf):
                      "content": _json(_ref("Statistics"))},
              "400": _error("A bad filter, group_by or period, or more "
                            "than [api] max_statistics_groups lines."),
-             "415": _error("A body not declared as JSON, or multipart.")},
+             "415": _NOT_JSON},
             parameters=_filter_parameters() + [
                 _query_parameter("group_by", {"type": "string"},
                                  "event_type, or the name of a text "
@@ -185,7 +189,7 @@ def _matching_operations(conf):
                      "content": _json(_ref("DeleteAnswer"))},
              "400": _error("A bad filter or parameter, or no filter "
                            "without all=True."),
-             "415": _error("A body not declared as JSON, or multipart.")},
+             "415": _NOT_JSON},
             parameters=_filter_parameters() + [
                 _boolean("all", "Delete without a filter: every event "
                          "the caller sees."),
@@ -216,7 +220,7 @@ def _operations(conf):
                      "content": _json(event_list)},
              "400": _error("A bad filter, limit, marker or sort, or more "
                            "than [api] max_query_filters filters."),
-             "415": _error("A body not declared as JSON, or multipart.")},
+             "415": _NOT_JSON},
             parameters=_list_parameters(conf),
             body={"required": False, "content": _json(_ref("ListBody"))},
             policy="telemetry:events:index"),
@@ -279,7 +283,7 @@ def _operations(conf):
                            "all_tenants=True, or a bad query parameter."),
              "404": _error("No such event the caller may see."),
              "413": _error("A body over [api] max_request_body_size."),
-             "415": _error("A body not declared as JSON, or multipart.")},
+             "415": _NOT_JSON},
             parameters=[message_id, _all_tenants(), _show_parameter()],
             body={"required": True, "content": _json(_ref("TraitUpdate"))},
             policy="telemetry:events:update"),

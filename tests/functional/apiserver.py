@@ -217,3 +217,27 @@ class APIServer:
                 return Response(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as exc:
             return Response(exc.code, exc.headers, exc.read())
+
+
+def start_servers(test, count, sections_of_home):
+    """``count`` ``panko-like-api`` processes on one configuration file,
+    whose sections ``sections_of_home(home)`` gives (it may write files
+    of its own in that HOME, which they share); each is stopped, and the
+    HOME removed, when ``test`` ends."""
+    servers, home, path = [], None, None
+    for _ in range(count):
+        server = APIServer(home=home)
+        if home is None:
+            home = server.home
+            test.addCleanup(server.cleanup)
+            path = write_config(home, sections_of_home(home))
+        else:
+            test.addCleanup(_stop_if_running, server)
+        server.args[:0] = ["--config-file", path]
+        servers.append(server.start())
+    return servers
+
+
+def _stop_if_running(server):
+    if server.process.poll() is None:
+        server.stop()

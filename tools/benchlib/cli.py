@@ -1,6 +1,7 @@
 """Command-line pieces shared by the benchmark tools."""
 
 import argparse
+import json
 
 from tools.benchlib.workload import ORDERS
 
@@ -30,3 +31,19 @@ def positive(text):
 
 def say(text):
     print(text, flush=True)
+
+
+def finish(result, failures, json_path, success):
+    """The end of a benchmark's run: record ``failures`` in ``result``,
+    write it to ``json_path`` (if given), print the failures (the first
+    50) or ``success``; return the exit status."""
+    result["failures"] = failures
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(result, f, indent=2)
+    for failure in failures[:50]:
+        say(f"FAILED {failure}")
+    if failures:
+        return 1
+    say(success)
+    return 0

@@ -21,28 +21,12 @@ WAIT = 30
 class StreamServersScenarios:
     def setUp(self):
         super().setUp()
-        self.servers = []
-        home = None
-        for _ in range(2):
-            server = apiserver.APIServer(home=home)
-            if home is None:
-                home = server.home
-                self.addCleanup(server.cleanup)
-                path = apiserver.write_config(home, {
-                    "database": {"connection": self.url, "max_retries": 0},
-                    # One thread for requests: a stream must not take it.
-                    "api": {"auth_mode": "noauth", "workers": 1,
-                            "threads": 1, "max_stream_subscribers": 2},
-                })
-            else:
-                self.addCleanup(self.stop, server)
-            server.args[:0] = ["--config-file", path]
-            self.servers.append(server.start())
-
-    @staticmethod
-    def stop(server):
-        if server.process.poll() is None:
-            server.stop()
+        self.servers = apiserver.start_servers(self, 2, lambda home: {
+            "database": {"connection": self.url, "max_retries": 0},
+            # One thread for requests: a stream must not take it.
+            "api": {"auth_mode": "noauth", "workers": 1,
+                    "threads": 1, "max_stream_subscribers": 2},
+        })
 
     def subscribe(self, server, headers=USER_A1, query="timeout=60"):
         subscriber = sse.Subscriber(

@@ -18,33 +18,20 @@ EVENT = {"event_type": "compute.instance.create.end",
 class TwoServersScenarios:
     def setUp(self):
         super().setUp()
-        self.servers = []
-        home = None
-        for _ in range(2):
-            server = apiserver.APIServer(home=home)
-            if home is None:
-                home = server.home
-                self.addCleanup(server.cleanup)
-                policy = os.path.join(home, "policy.yaml")
-                with open(policy, "w") as f:
-                    # Members may delete their own events here.
-                    f.write('"telemetry:events:delete": '
-                            '"role:admin or role:member"\n')
-                path = apiserver.write_config(home, {
-                    "database": {"connection": self.url, "max_retries": 0},
-                    "api": {"auth_mode": "noauth", "workers": 1,
-                            "max_events_per_request": 3},
-                    "oslo_policy": {"policy_file": policy},
-                })
-            else:
-                self.addCleanup(self.stop, server)
-            server.args[:0] = ["--config-file", path]
-            self.servers.append(server.start())
+        self.servers = apiserver.start_servers(self, 2, self.sections)
 
-    @staticmethod
-    def stop(server):
-        if server.process.poll() is None:
-            server.stop()
+    def sections(self, home):
+        policy = os.path.join(home, "policy.yaml")
+        with open(policy, "w") as f:
+            # Members may delete their own events here.
+            f.write('"telemetry:events:delete": '
+                    '"role:admin or role:member"\n')
+        return {
+            "database": {"connection": self.url, "max_retries": 0},
+            "api": {"auth_mode": "noauth", "workers": 1,
+                    "max_events_per_request": 3},
+            "oslo_policy": {"policy_file": policy},
+        }
 
     def test_one_database_two_servers(self):
         first, second = self.servers
